@@ -1,0 +1,21 @@
+"""localinf: local influence of training points on a model's performance.
+
+The exact measure FI (eq. 2.1 of Yu et al., ICLR 2025), FI_util (3.1),
+FI_active (4.1) and classic baselines, computed in closed form for logistic
+and softmax regression.
+"""
+
+from .exceptions import (InputError, LocalInfluenceError, NotConvergedError, NotFittedError,
+                         PerfectSeparationError, SingularHessianError)
+from .models import LogisticRegression, SoftmaxRegression
+from .measures import LocalInfluence
+from .invariance import InvarianceResult, check_invariance
+from .curvature import InverseHessian
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LogisticRegression", "SoftmaxRegression", "LocalInfluence", "check_invariance",
+    "InvarianceResult", "InverseHessian", "LocalInfluenceError", "InputError",
+    "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
+]

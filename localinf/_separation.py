@@ -1,0 +1,42 @@
+"""Exact test for (quasi-)complete separation by linear programming (private).
+
+Without a penalty the multinomial logit MLE fails to exist exactly when some
+non-zero direction W (reference class fixed at 0) has every margin
+``xt_i . (w_{y_i} - w_c) >= 0`` (c != y_i) with at least one strictly positive:
+moving along W never raises the loss and strictly lowers it somewhere. We
+maximise the sum of margins with each margin in [0, 1]; the optimum is 0 when
+no such direction exists and at least 1 when one does.
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+
+def is_separable(Xt, y, K):
+    """True when the classes in (Xt, y) are completely or quasi-completely separable."""
+    n, q = Xt.shape
+    k1 = K - 1
+    rows, cols, vals = [], [], []
+    r = 0
+    idx = np.arange(q)
+    for i in range(n):  # constraint rows are built once; only run on a failing fit
+        for c in range(K):
+            if c == y[i]:
+                continue
+            # margin = xt . (w_{y_i} - w_c) with w_0 = 0
+            if y[i] > 0:
+                rows.append(np.full(q, r)); cols.append((y[i] - 1) * q + idx); vals.append(Xt[i])
+            if c > 0:
+                rows.append(np.full(q, r)); cols.append((c - 1) * q + idx); vals.append(-Xt[i])
+            r += 1
+    A = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(r, k1 * q))
+    # maximise sum(A w)  subject to 0 <= A w <= 1
+    c_obj = -np.asarray(A.sum(axis=0)).ravel()
+    A_ub = sparse.vstack([A, -A]).tocsr()
+    b_ub = np.concatenate([np.ones(r), np.zeros(r)])
+    res = linprog(c_obj, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    if res.status != 0:
+        return False
+    return -res.fun > 0.5

@@ -1,0 +1,111 @@
+"""Reference backend: exact closed forms for logistic and softmax regression.
+
+A backend supplies the few primitives on which :class:`~localinf.LocalInfluence`
+writes every measure once:
+
+* ``H_inv`` -- the inverse Hessian of R at theta_hat, a LinearOperator;
+* ``loss(X, y)``, ``loss_grad(X, y)`` -- per-sample L and grad_theta L;
+* ``mixed_T(X, y, w)`` -- ``M_i^T w`` for every row, M_i = d/dx grad_theta L (p, d);
+* ``mixed(X, y, U)`` -- ``M_i u_ij`` for every row i and column j of U_i;
+* ``metric_factor(X, y)`` -- F_i (d, r) with metric ``G_i = F_i F_i^T``.
+
+Here all of them are closed forms of the multinomial logit (see
+``localinf/_multinomial.py``), vectorised over a chunk of rows; the metric
+factor is ``F_i = A_i S_i^{1/2}`` with ``A_i = B - (1/n) [M_i^T H^{-1}(e_l kron xt_i)]_l``
+(d, K-1), because ``v_ic = A_i (e_c - pi_i)`` and ``sum_c P_c (e_c - pi)(e_c - pi)^T = S_i``.
+"""
+
+import numpy as np
+
+from . import _multinomial as mn
+from ._risk import default_chunk, risk_derivatives
+from .curvature import InverseHessian
+from .exceptions import InputError
+
+
+class ReferenceBackend:
+    """Closed-form primitives for a fitted LogisticRegression or SoftmaxRegression.
+
+    Parameters
+    ----------
+    model : LogisticRegression or SoftmaxRegression, fitted
+    X : ndarray (n, d), y : ndarray (n,)
+        The training data the model was fitted on (checked: grad R(theta_hat) ~ 0).
+    chunk_size : int, optional
+        Rows per chunk; memory is O(chunk_size * p * K).
+    grad_rtol : float, default 1e-6
+        The model is accepted as the minimiser of R on (X, y) when
+        ``max|grad R| <= grad_rtol * max(1, max|grad R(0)|)``-scale quantities.
+    """
+
+    def __init__(self, model, X, y, chunk_size=None, grad_rtol=1e-6):
+        model._check_fitted()
+        self.model = model
+        self.X, self.y = X, y
+        self.n, self.d = X.shape
+        self.K = model.n_classes_
+        self.fit_intercept = bool(model.fit_intercept)
+        self.q = self.d + int(self.fit_intercept)
+        self.p = self.q * (self.K - 1)
+        self.l2 = float(model.l2)
+        self.theta = model.theta_
+        self.W = mn.unpack(self.theta, self.K, self.q)
+        self.B = self.W[:self.d]  # slopes (d, K-1)
+        self.chunk_size = chunk_size or default_chunk(self.p, self.K)
+        R, grad, H, _ = risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, self.l2,
+                                         chunk=self.chunk_size)
+        scale = max(1.0, float(np.max(np.abs(X))))
+        if np.max(np.abs(grad)) > grad_rtol * scale:
+            raise InputError(
+                f"model: its parameters do not minimise the penalised risk on (X, y) "
+                f"(max|grad R| = {np.max(np.abs(grad)):.2e}); influence formulas assume the exact "
+                "minimiser, so pass the data the model was fitted on, or refit it")
+        self.grad_norm = float(np.linalg.norm(grad))
+        self.H = H
+        self.H_inv = InverseHessian(H)
+        self._Hinv = self.H_inv.todense()
+
+    # -- per-chunk pieces ---------------------------------------------------
+    def _pieces(self, X, y):
+        Xt = mn.design(X, self.fit_intercept)
+        logP = mn.log_proba(Xt, self.W)
+        P = np.exp(logP)
+        r = mn.residual(P, y) if y is not None else None
+        return Xt, logP, P, r, mn.covariance(P)
+
+    def proba(self, X):
+        return np.exp(mn.log_proba(mn.design(X, self.fit_intercept), self.W))
+
+    def loss(self, X, y):
+        """Per-sample L (m,)."""
+        logP = mn.log_proba(mn.design(X, self.fit_intercept), self.W)
+        return -logP[np.arange(len(y)), y]
+
+    def loss_grad(self, X, y):
+        """grad_theta L per sample (m, p)."""
+        Xt, _, _, r, _ = self._pieces(X, y)
+        return mn.per_sample_grad(Xt, r)
+
+    def mixed_T(self, X, y, w):
+        """``M_i^T w`` (m, d) for one w (p,)."""
+        Xt, _, _, r, S = self._pieces(X, y)
+        return mn.mixed_T(Xt, self.d, r, S, self.B, w)
+
+    def mixed(self, X, y, U):
+        """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
+        Xt, _, _, r, S = self._pieces(X, y)
+        return mn.mixed(Xt, self.d, r, S, self.B, U)
+
+    def metric_factor(self, X, y):
+        """F_i (m, d, K-1) with the metric ``G_i = F_i F_i^T`` (eq. 2.3 and the G_z of Sec. 2)."""
+        Xt, _, P, r, S = self._pieces(X, y)
+        m, q, k1, d = Xt.shape[0], self.q, self.K - 1, self.d
+        # Z[i, k, :, l] = block k of H^{-1} (e_l kron xt_i): one product with the dense H^{-1}.
+        Hinv4 = self._Hinv.reshape(k1, q, k1, q)
+        Z = (Xt @ Hinv4.transpose(3, 0, 1, 2).reshape(q, -1)).reshape(m, k1, q, k1)
+        # M_i^T z for each column l of Z_i: Wm[:d] r + B S (Wm^T xt)
+        term1 = np.einsum("ik,ikal->ial", r, Z[:, :, :d, :])
+        t = np.einsum("ikal,ia->ikl", Z, Xt)
+        term2 = np.einsum("dk,ikj,ijl->idl", self.B, S, t)
+        A = self.B[None, :, :] - (term1 + term2) / self.n
+        return A @ mn.sqrt_psd(S)
