@@ -64,7 +64,7 @@ def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     if a.size and a.max() >= K:
         raise InputError(f"{name} has label {int(a.max())} outside 0..{K - 1}")
     if require_all:
-        if K < 2:
+        if K < 2 or np.unique(a).size < 2:
             raise InputError(f"{name} has fewer than 2 classes; a classifier needs at least two")
         counts = np.bincount(a, minlength=K)
         if (counts == 0).any():

@@ -75,7 +75,10 @@ class _MultinomialLogit:
             step = self._newton_step(H, grad, X, y, K, fi, l2, theta, max_eta)
             dec = float(grad @ step)
             t = 1.0
-            while True:  # backtracking (Armijo) line search on R
+            # Below round-off in R the line search cannot see progress; the
+            # full Newton step is then taken (quadratic convergence region).
+            tiny = dec <= 1e3 * np.finfo(float).eps * max(1.0, abs(R))
+            while not tiny:  # backtracking (Armijo) line search on R
                 cand = theta - t * step
                 Rc = risk_value(X, y, cand, K, fi, l2)
                 if Rc <= R - 1e-4 * t * dec:
@@ -85,7 +88,7 @@ class _MultinomialLogit:
                     break
             if t < 1e-12:
                 break  # no descent left at this precision
-            theta = cand
+            theta = theta - t * step
             R, grad, H, max_eta = risk_derivatives(X, y, theta, K, fi, l2)
         if np.max(np.abs(grad)) <= tol * g0:
             # Newton converges quadratically: up to two full steps take the

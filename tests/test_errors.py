@@ -1,0 +1,149 @@
+"""Bad input raises a clear error naming the argument; no silent NaN."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+
+import localinf as li
+from conftest import make_problem, problems
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = make_problem(0, 80, 3, 2)
+    model = li.LogisticRegression(l2=0.01).fit(X, y)
+    return model, X, y, li.LocalInfluence(model, X, y)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 4, np.nan, X), y), "X contains NaN"),
+    (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 4, np.inf, X), y), "X contains NaN or inf"),
+    (lambda X, y: (X[:, 0], y), "X must be 2-D"),
+    (lambda X, y: (X, y[:-1]), "y has 79 entries"),
+    (lambda X, y: (X, np.zeros_like(y)), "fewer than 2 classes"),
+    (lambda X, y: (X, y + 0.5), "non-integer"),
+    (lambda X, y: (X, y - 1), "negative labels"),
+    (lambda X, y: (X, y.astype(str)), "integer class labels"),
+    (lambda X, y: (X[:0], y[:0]), "X is empty"),
+])
+def test_fit_rejects_bad_input(bad, match):
+    X, y = make_problem(0, 80, 3, 2)
+    Xb, yb = bad(X, y)
+    with pytest.raises(li.InputError, match=match):
+        li.LogisticRegression().fit(Xb, yb)
+
+
+def test_softmax_needs_every_class():
+    X, y = make_problem(0, 80, 3, 3)
+    with pytest.raises(li.InputError, match=r"y has no rows of class\(es\) \[1\]"):
+        li.SoftmaxRegression().fit(X, np.where(y == 1, 2, y))
+
+
+def test_logistic_refuses_three_classes():
+    X, y = make_problem(0, 80, 3, 3)
+    with pytest.raises(li.InputError, match="outside 0..1"):
+        li.LogisticRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_complete_separation_without_penalty(K):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(K), 20)
+    X = rng.normal(size=(20 * K, 2)) + 6 * y[:, None]
+    cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
+    with pytest.raises(li.PerfectSeparationError, match="separable"):
+        cls().fit(X, y)
+    assert cls(l2=0.1).fit(X, y).converged_  # a penalty makes the problem well posed
+
+
+def test_quasi_complete_separation_without_penalty():
+    """Both classes on the hyperplane x0 = 0, only class 1 beyond it, only class 0 below."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 2))
+    y = np.r_[np.zeros(20), np.ones(20), rng.integers(0, 2, 20)].astype(int)
+    y[40:42] = [0, 1]
+    X[:20, 0] = -np.abs(X[:20, 0]) - 0.1
+    X[20:40, 0] = np.abs(X[20:40, 0]) + 0.1
+    X[40:, 0] = 0.0
+    with pytest.raises(li.PerfectSeparationError):
+        li.LogisticRegression().fit(X, y)
+
+
+def test_collinear_columns_give_singular_hessian():
+    X, y = make_problem(2, 80, 2, 2)
+    X = np.column_stack([X, X[:, 0] * 2.0])
+    with pytest.raises(li.SingularHessianError, match="linearly dependent"):
+        li.LogisticRegression().fit(X, y)
+
+
+def test_non_convergence_is_an_error():
+    X, y = make_problem(3, 80, 2, 2, signal=4)
+    with pytest.raises(li.NotConvergedError, match="max_iter"):
+        li.LogisticRegression(max_iter=1, l2=0.01).fit(X, y)
+
+
+def test_unfitted_model(fitted):
+    _, X, y, _ = fitted
+    with pytest.raises(li.NotFittedError, match="fit"):
+        li.LogisticRegression().predict(X)
+    with pytest.raises(li.InputError, match="fitted"):
+        li.LocalInfluence(li.LogisticRegression(), X, y)
+
+
+def test_influence_needs_the_training_data(fitted):
+    model, X, y, _ = fitted
+    with pytest.raises(li.InputError, match="do not minimise"):
+        li.LocalInfluence(model, X[:40], y[:40])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda inf, X, y: inf.fi_util(X[:0], y[:0]), "X_val is empty"),
+    (lambda inf, X, y: inf.fi_util(X[:, :2], y), "X_val has 2 columns"),
+    (lambda inf, X, y: inf.fi_util(X, y[:5]), "y_val has 5 entries"),
+    (lambda inf, X, y: inf.fi(X[:3], [0, 1, 2]), "y_query has label 2"),
+    (lambda inf, X, y: inf.fi_active(X[:3], agg="max"), "agg must be one of"),
+    (lambda inf, X, y: inf.fi_active(X[:3], agg="quantile"), "q must be"),
+    (lambda inf, X, y: inf.influence_value(np.full((2, 3), np.nan), [0, 1]), "X_val contains NaN"),
+    (lambda inf, X, y: inf.cook_local_influence("covariate"), "covariate must be"),
+    (lambda inf, X, y: inf.cook_local_influence("bogus"), "perturbation must be"),
+    (lambda inf, X, y: inf.dtheta_domega(10_000), "out of range"),
+])
+def test_measures_reject_bad_input(fitted, call, match):
+    _, X, y, inf = fitted
+    with pytest.raises(li.InputError, match=match):
+        call(inf, X, y)
+
+
+def test_bad_options(fitted):
+    model, X, y, _ = fitted
+    with pytest.raises(li.InputError, match="rtol"):
+        li.LocalInfluence(model, X, y, rtol=-1)
+    with pytest.raises(li.InputError, match="l2"):
+        li.LogisticRegression(l2=float("nan")).fit(X, y)
+    with pytest.raises(li.InputError, match="backend"):
+        li.LocalInfluence(model, X, y, backend="torch")
+
+
+@given(problems(max_n=60, allow_zero_l2=False))
+def test_outputs_are_finite(problem):
+    X, y, K, l2, fi = problem
+    cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
+    model = cls(l2=l2, fit_intercept=fi).fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    outs = [inf.fi_util(X, y), inf.fi(X[:3], y[:3]), inf.fi_active(X[:5]),
+            inf.influence_value(X, y), inf.self_influence(), inf.influence(X[:2], y[:2]),
+            inf.cook_local_influence(), inf.cook_local_influence(kind="local")]
+    for out in outs:
+        assert np.isfinite(out).all()
+    assert (outs[0] >= 0).all() and (outs[1] >= 0).all()
+
+
+def test_extreme_but_valid_data_stay_finite():
+    """Probabilities at 0/1 to machine precision: G_i = 0 there and FI is 0, not NaN."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 2)) * 40
+    y = (X[:, 0] > 0).astype(int)
+    model = li.LogisticRegression(l2=1e-4).fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    f = inf.fi_util(X, y)
+    assert np.isfinite(f).all() and (f >= 0).all()
