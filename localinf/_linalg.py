@@ -11,16 +11,19 @@ import numpy as np
 
 
 def metric_eig(F, rtol, atol):
-    """Kept eigenpairs of ``G = F F^T`` for a stack F (m, d, r).
+    """Pseudo-inverse of ``G = F F^T`` for a stack F (m, d, r), as ``G^+ = U diag(w) U^T``.
 
-    Returns ``(lam, U, inv)``: eigenvalues (m, k), orthonormal eigenvectors
-    (m, d, k), and ``inv`` (m, k) = 1/lam on kept pairs, 0 elsewhere.
+    Returns ``(lam, U, w)``: eigenvalues (m, k), orthonormal eigenvectors
+    (m, d, k) and weights ``w = 1/lam`` (m, k), zero on the cut pairs.
+    For r = 1 (binary models) U is F normalised in place, to save a pass over
+    memory at large n: F must not be used afterwards.
     """
     m, d, r = F.shape
     if r == 1:
         lam = np.einsum("idk,idk->ik", F, F)
-        norm = np.sqrt(lam)
-        U = np.divide(F, norm[:, None, :], out=np.zeros_like(F), where=norm[:, None, :] > 0)
+        w = _inverse_kept(lam, rtol, atol)
+        F *= np.sqrt(w)[:, None, :]  # unit length where kept, else 0
+        return lam, F, w
     elif r <= d:
         lam, V = np.linalg.eigh(np.einsum("idk,idl->ikl", F, F))
         lam = np.maximum(lam, 0.0)
@@ -41,8 +44,12 @@ def eig_of_matrix(G, rtol, atol):
     return lam, U, _inverse_kept(lam, rtol, atol)
 
 
+# Eigenvalues below this are never inverted (1/lambda would leave the float range).
+_FLOOR = np.finfo(float).tiny / np.finfo(float).eps
+
+
 def _inverse_kept(lam, rtol, atol):
-    cut = np.maximum(atol, rtol * lam.max(axis=-1, keepdims=True))
+    cut = np.maximum(max(atol, _FLOOR), rtol * lam.max(axis=-1, keepdims=True))
     keep = lam > cut
     inv = np.zeros_like(lam)
     np.divide(1.0, lam, out=inv, where=keep)
@@ -50,6 +57,6 @@ def _inverse_kept(lam, rtol, atol):
 
 
 def pinv_quadratic(U, inv, g):
-    """``g^T G^+ g`` per row from kept eigenpairs; g (m, d) -> (m,)."""
-    proj = np.einsum("idk,id->ik", U, g)
-    return np.einsum("ik,ik->i", proj * proj, inv)
+    """``g^T G^+ g = sum_j w_j (u_j . g)^2`` per row; g (m, d) -> (m,)."""
+    proj = np.einsum("idk,id->ik", U, g) * np.sqrt(inv)  # scaled first: no overflow
+    return np.einsum("ik,ik->i", proj, proj)

@@ -56,6 +56,9 @@ def penalty_mask(K, q, d):
 
 def log_proba(Xt, W):
     """Log class probabilities (m, K), computed stably."""
+    if W.shape[1] == 1:  # binary: log sigmoid(+-eta) without overflow
+        eta = Xt @ W[:, 0]
+        return np.column_stack([-np.logaddexp(0.0, eta), -np.logaddexp(0.0, -eta)])
     eta = np.zeros((Xt.shape[0], W.shape[1] + 1))
     eta[:, 1:] = Xt @ W
     return eta - logsumexp(eta, axis=1, keepdims=True)
@@ -113,6 +116,8 @@ def mixed_T(Xt, d, r, S, B, w):
     k1 = r.shape[1]
     Wm = w.reshape(k1, -1).T  # (q, K-1)
     t = Xt @ Wm  # (m, K-1): Wm^T xt_i
+    if k1 == 1:
+        return r[:, :1] * Wm[:d, 0] + (S[:, 0, 0] * t[:, 0])[:, None] * B[:, 0]
     St = np.einsum("ikl,il->ik", S, t)
     return r @ Wm[:d].T + St @ B.T
 

@@ -25,7 +25,7 @@ def chunks(n, size):
 
 
 def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True):
-    """Return ``(R, grad R, H, max |eta|)`` at ``theta``; H is None if not asked for.
+    """Return ``(R, grad R, H, max |eta|, max |X|)`` at ``theta``; H is None if not asked for.
 
     Shapes: R scalar, grad (p,), H (p, p).
     """
@@ -38,6 +38,7 @@ def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True
     grad = np.zeros(p)
     H = np.zeros((p, p)) if hessian else None
     max_eta = 0.0
+    max_x = 0.0
     for sl in chunks(n, chunk):
         Xt = mn.design(X[sl], fit_intercept)
         logP = mn.log_proba(Xt, W)
@@ -48,14 +49,15 @@ def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True
         grad += (Xt.T @ r).T.ravel()
         if hessian:
             H += mn.hessian_sum(Xt, mn.covariance(P))
-        max_eta = max(max_eta, float(np.max(np.abs(logP[:, :] - logP[:, :1]))))
+        max_eta = max(max_eta, float(np.max(np.abs(logP - logP[:, :1]))))
+        max_x = max(max_x, float(np.max(X[sl])), -float(np.min(X[sl])))
     mask = mn.penalty_mask(K, q, d)
     R = total / n + l2 * float(np.sum(mask * theta ** 2))
     grad = grad / n + 2.0 * l2 * mask * theta
     if hessian:
         H /= n
         H[np.diag_indices(p)] += 2.0 * l2 * mask
-    return R, grad, H, max_eta
+    return R, grad, H, max_eta, max_x
 
 
 def risk_value(X, y, theta, K, fit_intercept, l2, chunk=None):

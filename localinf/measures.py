@@ -98,10 +98,10 @@ class LocalInfluence:
         return metric_eig(F, self.rtol, self.atol)
 
     def _scaled_mixed(self, sl):
-        """Rows ``c_ij = sqrt(inv_ij) M_i u_ij / n`` (m, k, p): FI(z_q, z_i) = sum_j (c_ij . w_q)^2.
+        """Rows ``c_ij = sqrt(w_ij) M_i u_ij / n`` (m, k, p): FI(z_q, z_i) = sum_j (c_ij . w_q)^2.
 
-        Since g_i = -(1/n) M_i^T w and u_ij are the kept eigenvectors of G_i,
-        ``u_ij . g_i = -(1/n) (M_i u_ij) . w``; the pseudo-inverse only needs these.
+        With ``G_i^+ = sum_j w_ij u_ij u_ij^T`` and ``g_i = -(1/n) M_i^T w``,
+        ``u_ij . g_i = -(1/n) (M_i u_ij) . w``: the pseudo-inverse only needs these.
         """
         lam, U, inv = self._metric_eig(sl)
         C = self.backend_.mixed(self.X_[sl], self.y_[sl], U)

@@ -67,7 +67,7 @@ class _MultinomialLogit:
         p = q * (K - 1)
         theta = np.zeros(p)
 
-        R, grad, H, max_eta = risk_derivatives(X, y, theta, K, fi, l2)
+        R, grad, H, max_eta, _ = risk_derivatives(X, y, theta, K, fi, l2)
         g0 = max(float(np.max(np.abs(grad))), 1.0)
         it = 0
         while it < max_iter and np.max(np.abs(grad)) > tol * g0:
@@ -89,7 +89,7 @@ class _MultinomialLogit:
             if t < 1e-12:
                 break  # no descent left at this precision
             theta = theta - t * step
-            R, grad, H, max_eta = risk_derivatives(X, y, theta, K, fi, l2)
+            R, grad, H, max_eta, _ = risk_derivatives(X, y, theta, K, fi, l2)
         if np.max(np.abs(grad)) <= tol * g0:
             # Newton converges quadratically: up to two full steps take the
             # gradient from the tolerance down to round-off level.
@@ -99,7 +99,7 @@ class _MultinomialLogit:
                 if np.linalg.norm(out[1]) >= np.linalg.norm(grad):
                     break
                 theta = cand
-                R, grad, H, max_eta = out
+                R, grad, H, max_eta, _ = out
         converged = bool(np.max(np.abs(grad)) <= tol * g0)
         if l2 == 0.0 and (not converged or max_eta > _ETA_SUSPICIOUS):
             self._raise_degenerate(X, y, K, fi, l2, theta, max_eta, singular=False,

@@ -52,9 +52,9 @@ class ReferenceBackend:
         self.W = mn.unpack(self.theta, self.K, self.q)
         self.B = self.W[:self.d]  # slopes (d, K-1)
         self.chunk_size = chunk_size or default_chunk(self.p, self.K)
-        R, grad, H, _ = risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, self.l2,
-                                         chunk=self.chunk_size)
-        scale = max(1.0, float(np.max(np.abs(X))))
+        R, grad, H, _, max_abs_x = risk_derivatives(X, y, self.theta, self.K, self.fit_intercept,
+                                                    self.l2, chunk=self.chunk_size)
+        scale = max(1.0, max_abs_x)
         if np.max(np.abs(grad)) > grad_rtol * scale:
             raise InputError(
                 f"model: its parameters do not minimise the penalised risk on (X, y) "
@@ -100,12 +100,22 @@ class ReferenceBackend:
         """F_i (m, d, K-1) with the metric ``G_i = F_i F_i^T`` (eq. 2.3 and the G_z of Sec. 2)."""
         Xt, _, P, r, S = self._pieces(X, y)
         m, q, k1, d = Xt.shape[0], self.q, self.K - 1, self.d
+        if k1 == 1:
+            # Binary: a_i = beta - (1/n) M_i^T H^{-1} xt_i, F_i = sqrt(s_i) a_i.
+            Z = Xt @ self._Hinv  # (m, q); H is symmetric
+            s = S[:, 0, 0]
+            t = np.einsum("ij,ij->i", Z, Xt)
+            root = np.sqrt(s)
+            F = Z[:, :d]
+            F *= (-root * r[:, 0] / self.n)[:, None]  # in place: memory-bound at large n
+            F += np.multiply.outer(root * (1.0 - s * t / self.n), self.B[:, 0])
+            return F[:, :, None]
         # Z[i, k, :, l] = block k of H^{-1} (e_l kron xt_i): one product with the dense H^{-1}.
         Hinv4 = self._Hinv.reshape(k1, q, k1, q)
         Z = (Xt @ Hinv4.transpose(3, 0, 1, 2).reshape(q, -1)).reshape(m, k1, q, k1)
         # M_i^T z for each column l of Z_i: Wm[:d] r + B S (Wm^T xt)
         term1 = np.einsum("ik,ikal->ial", r, Z[:, :, :d, :])
         t = np.einsum("ikal,ia->ikl", Z, Xt)
-        term2 = np.einsum("dk,ikj,ijl->idl", self.B, S, t)
+        term2 = np.einsum("dk,ikj,ijl->idl", self.B, S, t, optimize=True)
         A = self.B[None, :, :] - (term1 + term2) / self.n
-        return A @ mn.sqrt_psd(S)
+        return np.einsum("idk,ikl->idl", A, mn.sqrt_psd(S))

@@ -17,17 +17,55 @@ def influence(seed, n, d, K, l2=0.01):
 
 
 def random_J(rng, d):
-    return rng.normal(size=(d, d)) + 3 * np.eye(d)
+    """Invertible J = Q1 diag(s) Q2 with cond(J) <= e^3 ~ 20."""
+    Q1, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    Q2, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    return Q1 @ np.diag(np.exp(rng.uniform(-1.5, 1.5, size=d))) @ Q2
+
+
+def full_rank_rows(inf, J):
+    """Rows whose metric keeps all d eigenvalues under the cut-off in both coordinates."""
+    ok = []
+    for i in range(inf.n_):
+        G = inf.metric(i)
+        ranks = []
+        for M in (G, J.T @ G @ J):
+            lam = np.linalg.eigvalsh(M)
+            ranks.append(np.sum(lam > inf.rtol * lam[-1]))
+        ok.append(min(ranks) == inf.d_)
+    return np.array(ok)
+
+
+def roundoff_bound(inf, J):
+    """Per-row bound on the relative change of FI from round-off alone.
+
+    Both FIs are g^T G^+ g evaluated in floating point; forming J^T G J and
+    inverting it loses about eps * cond(G_i) * cond(J)^2 (relative), and a
+    factor 100 covers the accumulated operations. Returns (n, 1).
+    """
+    eps = np.finfo(float).eps
+    cond = []
+    for i in range(inf.n_):
+        lam = np.linalg.eigvalsh(inf.metric(i))
+        kept = lam[lam > inf.rtol * lam[-1]]
+        cond.append(kept[-1] / kept[0] if kept.size else 1.0)
+    return (100 * eps * np.array(cond) * np.linalg.cond(J) ** 2)[:, None]
 
 
 @given(st.integers(0, 10_000))
 def test_softmax_with_K_minus_1_ge_d_is_invariant(seed):
     inf, X, y = influence(seed, 80, 3, 4)
-    res = li.check_invariance(inf, random_J(np.random.default_rng(seed), 3), X[:5], y[:5])
+    J = random_J(np.random.default_rng(seed), 3)
+    res = li.check_invariance(inf, J, X[:5], y[:5])
     assert res.fi.shape == (80, 5)
-    assert res.max_range_residual < 1e-8
-    assert res.max_rel_diff < 1e-7
-    assert np.allclose(res.fi, inf.fi(X[:5], y[:5]), rtol=1e-9)
+    # G_i is generically full rank; a row whose class probabilities are extreme can
+    # have an eigenvalue under the rank cut-off, and there the theorem need not hold.
+    full = full_rank_rows(inf, J)
+    assert full.mean() > 0.9
+    assert np.all(res.range_residual[full] < 1e-8)
+    assert np.all((res.rel_diff <= roundoff_bound(inf, J))[full])
+    fi = inf.fi(X[:5], y[:5])
+    assert np.all(np.abs(res.fi - fi) <= roundoff_bound(inf, np.eye(3)) * fi)
 
 
 @given(st.integers(0, 10_000))
@@ -51,9 +89,10 @@ def test_binary_scalar_and_orthogonal_J_are_invariant(seed):
 def test_binary_with_anisotropic_J_is_not_invariant(seed):
     inf, X, y = influence(seed, 150, 3, 2, l2=0.0)
     res = li.check_invariance(inf, np.diag([10.0, 1.0, 0.1]), X[:5], y[:5])
-    # rank(G_i) = 1 < d: g is generically outside range(G), and FI moves.
+    # rank(G_i) = 1 < d: g is generically outside range(G), and FI moves far
+    # beyond round-off (which is ~1e-13 here).
     assert np.median(res.range_residual) > 1e-3
-    assert np.median(res.rel_diff) > 1e-2
+    assert np.mean(res.rel_diff > 1e-6) > 0.9 and res.max_rel_diff > 0.1
     assert "NOT invariant" in res.summary()
 
 
@@ -62,9 +101,10 @@ def test_invariance_iff_residual_zero(seed, Kd):
     """Both directions, random J: zero residual => no change; non-zero residual => change."""
     K, d = Kd
     inf, X, y = influence(seed, 60, d, K)
-    res = li.check_invariance(inf, random_J(np.random.default_rng(seed + 1), d), X[:4], y[:4])
+    J = random_J(np.random.default_rng(seed + 1), d)
+    res = li.check_invariance(inf, J, X[:4], y[:4])
     zero = res.range_residual < 1e-9
-    assert np.all(res.rel_diff[zero] < 1e-7)
+    assert np.all((res.rel_diff <= roundoff_bound(inf, J))[zero])
     # a clearly non-zero residual comes with a clearly different FI, except by coincidence
     big = res.range_residual > 0.1
     if big.any():
