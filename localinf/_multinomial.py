@@ -117,7 +117,9 @@ def mixed_T(Xt, d, r, S, B, w):
     Wm = w.reshape(k1, -1).T  # (q, K-1)
     t = Xt @ Wm  # (m, K-1): Wm^T xt_i
     if k1 == 1:
-        return r[:, :1] * Wm[:d, 0] + (S[:, 0, 0] * t[:, 0])[:, None] * B[:, 0]
+        out = np.multiply.outer(r[:, 0], Wm[:d, 0])
+        out += np.multiply.outer(S[:, 0, 0] * t[:, 0], B[:, 0])
+        return out
     St = np.einsum("ikl,il->ik", S, t)
     return r @ Wm[:d].T + St @ B.T
 

@@ -17,21 +17,21 @@ def is_separable(Xt, y, K):
     """True when the classes in (Xt, y) are completely or quasi-completely separable."""
     n, q = Xt.shape
     k1 = K - 1
-    rows, cols, vals = [], [], []
-    r = 0
-    idx = np.arange(q)
-    for i in range(n):  # constraint rows are built once; only run on a failing fit
-        for c in range(K):
-            if c == y[i]:
-                continue
-            # margin = xt . (w_{y_i} - w_c) with w_0 = 0
-            if y[i] > 0:
-                rows.append(np.full(q, r)); cols.append((y[i] - 1) * q + idx); vals.append(Xt[i])
-            if c > 0:
-                rows.append(np.full(q, r)); cols.append((c - 1) * q + idx); vals.append(-Xt[i])
-            r += 1
-    A = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(r, k1 * q))
+    # One constraint row per (i, c != y_i), built without a loop over samples.
+    I = np.repeat(np.arange(n), K)
+    C = np.tile(np.arange(K), n)
+    keep = C != y[I]
+    I, C = I[keep], C[keep]
+    R = np.arange(I.size)
+    cols_q = np.arange(q)
+    parts = []
+    for sign, cls in ((1.0, y[I]), (-1.0, C)):
+        has = cls > 0  # the reference class has w_0 = 0: no entry
+        parts.append((np.repeat(R[has], q), ((cls[has] - 1)[:, None] * q + cols_q).ravel(),
+                      sign * Xt[I[has]].ravel()))
+    rows, cols, vals = (np.concatenate(v) for v in zip(*parts))
+    r = I.size
+    A = sparse.csr_matrix((vals, (rows, cols)), shape=(r, k1 * q))
     # maximise sum(A w)  subject to 0 <= A w <= 1
     c_obj = -np.asarray(A.sum(axis=0)).ravel()
     A_ub = sparse.vstack([A, -A]).tocsr()

@@ -93,8 +93,8 @@ class LocalInfluence:
         y, _ = check_labels(y, yname, X.shape[0], n_classes=self.K_)
         return X, y
 
-    def _metric_eig(self, sl):
-        F = self.backend_.metric_factor(self.X_[sl], self.y_[sl])
+    def _metric_eig(self, sl, pieces=None):
+        F = self.backend_.metric_factor(self.X_[sl], self.y_[sl], pieces=pieces)
         return metric_eig(F, self.rtol, self.atol)
 
     def _scaled_mixed(self, sl):
@@ -103,8 +103,9 @@ class LocalInfluence:
         With ``G_i^+ = sum_j w_ij u_ij u_ij^T`` and ``g_i = -(1/n) M_i^T w``,
         ``u_ij . g_i = -(1/n) (M_i u_ij) . w``: the pseudo-inverse only needs these.
         """
-        lam, U, inv = self._metric_eig(sl)
-        C = self.backend_.mixed(self.X_[sl], self.y_[sl], U)
+        pcs = self.backend_.pieces(self.X_[sl], self.y_[sl])
+        lam, U, inv = self._metric_eig(sl, pcs)
+        C = self.backend_.mixed(self.X_[sl], self.y_[sl], U, pieces=pcs)
         return C * (np.sqrt(inv) / self.n_)[:, :, None]
 
     def _fi_from_w(self, W):
@@ -160,9 +161,12 @@ class LocalInfluence:
         gbar = self._mean_grad(Xv, yv)
         u = self.H_inv_.matvec(gbar)
         out = np.empty(self.n_)
+        b = self.backend_
         for sl in self._chunks():
-            lam, U, inv = self._metric_eig(sl)
-            g = -self.backend_.mixed_T(self.X_[sl], self.y_[sl], u) / self.n_
+            pcs = b.pieces(self.X_[sl], self.y_[sl])
+            lam, U, inv = self._metric_eig(sl, pcs)
+            g = b.mixed_T(self.X_[sl], self.y_[sl], u, pieces=pcs)
+            g *= -1.0 / self.n_
             out[sl] = pinv_quadratic(U, inv, g)
         return out
 

@@ -63,10 +63,16 @@ class ReferenceBackend:
         self.grad_norm = float(np.linalg.norm(grad))
         self.H = H
         self.H_inv = InverseHessian(H)
-        self._Hinv = self.H_inv.todense()
+        # Fortran order: (rows x q) @ H^{-1} runs ~2x faster in BLAS this way.
+        self._Hinv = np.asfortranarray(self.H_inv.todense())
 
     # -- per-chunk pieces ---------------------------------------------------
-    def _pieces(self, X, y):
+    def pieces(self, X, y):
+        """Per-chunk quantities shared by the primitives: ``(xt, log P, P, r, S)``.
+
+        Pass the result as ``pieces=`` to several primitives on the same rows
+        to compute it once.
+        """
         Xt = mn.design(X, self.fit_intercept)
         logP = mn.log_proba(Xt, self.W)
         P = np.exp(logP)
@@ -81,24 +87,24 @@ class ReferenceBackend:
         logP = mn.log_proba(mn.design(X, self.fit_intercept), self.W)
         return -logP[np.arange(len(y)), y]
 
-    def loss_grad(self, X, y):
+    def loss_grad(self, X, y, pieces=None):
         """grad_theta L per sample (m, p)."""
-        Xt, _, _, r, _ = self._pieces(X, y)
+        Xt, _, _, r, _ = pieces or self.pieces(X, y)
         return mn.per_sample_grad(Xt, r)
 
-    def mixed_T(self, X, y, w):
+    def mixed_T(self, X, y, w, pieces=None):
         """``M_i^T w`` (m, d) for one w (p,)."""
-        Xt, _, _, r, S = self._pieces(X, y)
+        Xt, _, _, r, S = pieces or self.pieces(X, y)
         return mn.mixed_T(Xt, self.d, r, S, self.B, w)
 
-    def mixed(self, X, y, U):
+    def mixed(self, X, y, U, pieces=None):
         """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
-        Xt, _, _, r, S = self._pieces(X, y)
+        Xt, _, _, r, S = pieces or self.pieces(X, y)
         return mn.mixed(Xt, self.d, r, S, self.B, U)
 
-    def metric_factor(self, X, y):
+    def metric_factor(self, X, y, pieces=None):
         """F_i (m, d, K-1) with the metric ``G_i = F_i F_i^T`` (eq. 2.3 and the G_z of Sec. 2)."""
-        Xt, _, P, r, S = self._pieces(X, y)
+        Xt, _, P, r, S = pieces or self.pieces(X, y)
         m, q, k1, d = Xt.shape[0], self.q, self.K - 1, self.d
         if k1 == 1:
             # Binary: a_i = beta - (1/n) M_i^T H^{-1} xt_i, F_i = sqrt(s_i) a_i.

@@ -147,3 +147,21 @@ def test_extreme_but_valid_data_stay_finite():
     inf = li.LocalInfluence(model, X, y)
     f = inf.fi_util(X, y)
     assert np.isfinite(f).all() and (f >= 0).all()
+
+
+@given(problems(max_n=80))
+def test_separation_test_agrees_with_the_fit(problem):
+    """The LP says 'separable' exactly when the unpenalised fit has no finite minimiser."""
+    from localinf._multinomial import design
+    from localinf._separation import is_separable
+    X, y, K, _, fi = problem
+    cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
+    sep = is_separable(design(X, fi), y, K)
+    try:
+        cls(fit_intercept=fi).fit(X, y)
+        fitted = True
+    except li.PerfectSeparationError:
+        fitted = False
+    except li.SingularHessianError:
+        assume(False)
+    assert fitted != sep
