@@ -108,14 +108,18 @@ class LocalInfluence:
         C = self.backend_.mixed(self.X_[sl], self.y_[sl], U, pieces=pcs)
         return C * (np.sqrt(inv) / self.n_)[:, :, None]
 
-    def _fi_from_w(self, W):
-        """FI for every training row and every column of W = H^{-1} grad L(z') (p, m)."""
+    def _fi_from_w(self, W, C_all=None):
+        """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).
+
+        ``C_all`` (n, k, p), if given, holds the precomputed ``_scaled_mixed`` rows.
+        """
         m = W.shape[1]
         out = np.empty((self.n_, m))
         k = min(self.K_ - 1, self.d_)
         rows = max(1, min(self.backend_.chunk_size, _PAIR_BYTES // (8 * k * max(m, self.p_))))
         for sl in self._chunks(rows):
-            CW = self._scaled_mixed(sl) @ W  # (rows, k, m)
+            C = C_all[sl] if C_all is not None else self._scaled_mixed(sl)
+            CW = C @ W  # (rows, k, m)
             out[sl] = np.einsum("ikq,ikq->iq", CW, CW)
         return out
 
@@ -194,11 +198,17 @@ class LocalInfluence:
         Xp = check_matrix(X_pool, "X_pool", n_features=self.d_)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self.H_inv_.matmat(self.backend_.loss_grad(Xp, yp).T)
+        # Each block of pool columns needs all n FI values at once (percentiles);
+        # the training-side rows are computed once when they fit in the budget.
         cols = max(1, _PAIR_BYTES * 4 // (8 * self.n_))
+        C_all = None
+        k = min(self.K_ - 1, self.d_)
+        if Xp.shape[0] > cols and 8 * self.n_ * k * self.p_ <= _PAIR_BYTES * 4:
+            C_all = np.concatenate([self._scaled_mixed(sl) for sl in self._chunks()])
         out = np.empty(Xp.shape[0])
         for start in range(0, Xp.shape[0], cols):
             sl = slice(start, min(Xp.shape[0], start + cols))
-            out[sl] = aggregate(self._fi_from_w(W[:, sl]), agg, q, axis=0)
+            out[sl] = aggregate(self._fi_from_w(W[:, sl], C_all), agg, q, axis=0)
         return out
 
     # -- baselines -----------------------------------------------------------

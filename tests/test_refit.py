@@ -51,3 +51,31 @@ def test_D_g_and_G_match_refits(problem):
         G_fd = (V_fd.T * P) @ V_fd
         G = inf.metric(i)
         assert np.max(np.abs(G - G_fd)) <= TOL * np.max(np.abs(G))
+
+
+def test_iv_and_classic_influence_signs_match_deletion():
+    """Deleting z_i changes the mean validation loss by ~ +IV_i/n and a test loss by ~ -I/n.
+
+    The first-order error is O(1/n^2) per point, so with n = 200 the predicted
+    and actual changes must agree in sign wherever the prediction is not tiny,
+    and correlate almost perfectly.
+    """
+    from conftest import make_problem
+    X, y = make_problem(8, 200, 3, 2)
+    Xv, yv = make_problem(9, 100, 3, 2)
+    n = len(y)
+    model = li.LogisticRegression(l2=0.01).fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    iv_pred = inf.influence_value(Xv, yv) / n
+    ki_pred = -inf.influence(Xv[:1], yv[:1])[:, 0] / n
+    base_val, base_test = model.loss(Xv, yv).mean(), model.loss(Xv[:1], yv[:1])[0]
+    iv_true, ki_true = np.empty(n), np.empty(n)
+    for i in range(n):
+        keep = np.arange(n) != i
+        m = li.LogisticRegression(l2=0.01).fit(X[keep], y[keep])
+        iv_true[i] = m.loss(Xv, yv).mean() - base_val
+        ki_true[i] = m.loss(Xv[:1], yv[:1])[0] - base_test
+    for pred, true in ((iv_pred, iv_true), (ki_pred, ki_true)):
+        assert np.corrcoef(pred, true)[0, 1] > 0.99
+        big = np.abs(pred) > 0.1 * np.abs(pred).max()
+        assert np.all(np.sign(pred[big]) == np.sign(true[big]))
