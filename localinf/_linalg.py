@@ -25,12 +25,12 @@ def metric_eig(F, rtol, atol):
         F *= np.sqrt(w)[:, None, :]  # unit length where kept, else 0
         return lam, F, w
     elif r <= d:
+        # Eigenpairs of the small r x r Gram F^T F: G u = lam u with u = F v / sqrt(lam).
         lam, V = np.linalg.eigh(np.einsum("idk,idl->ikl", F, F))
         lam = np.maximum(lam, 0.0)
-        norm = np.sqrt(lam)
-        U = F @ V
-        np.divide(U, norm[:, None, :], out=U, where=norm[:, None, :] > 0)
-        U[np.broadcast_to(norm[:, None, :] == 0, U.shape)] = 0.0
+        w = _inverse_kept(lam, rtol, atol)
+        U = np.einsum("idk,ikl->idl", F, V) * np.sqrt(w)[:, None, :]  # 0 on cut pairs
+        return lam, U, w
     else:
         lam, U = np.linalg.eigh(np.einsum("idk,iek->ide", F, F))
         lam = np.maximum(lam, 0.0)

@@ -136,11 +136,3 @@ def mixed(Xt, d, r, S, B, U):
     SBu = np.einsum("ikl,dl,idj->ijk", S, B, U)
     out += SBu[:, :, :, None] * Xt[:, None, None, :]
     return out.reshape(m, kk, k1 * q)
-
-
-def sqrt_psd(S):
-    """Symmetric square root of a stack of PSD matrices (m, k, k)."""
-    if S.shape[1] == 1:
-        return np.sqrt(np.maximum(S, 0.0))
-    lam, V = np.linalg.eigh(S)
-    return np.einsum("ikj,ij,ilj->ikl", V, np.sqrt(np.maximum(lam, 0.0)), V)

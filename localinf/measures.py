@@ -115,7 +115,7 @@ class LocalInfluence:
         """
         m = W.shape[1]
         out = np.empty((self.n_, m))
-        k = min(self.K_ - 1, self.d_)
+        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
         rows = max(1, min(self.backend_.chunk_size, _PAIR_BYTES // (8 * k * max(m, self.p_))))
         for sl in self._chunks(rows):
             C = C_all[sl] if C_all is not None else self._scaled_mixed(sl)
@@ -202,7 +202,7 @@ class LocalInfluence:
         # the training-side rows are computed once when they fit in the budget.
         cols = max(1, _PAIR_BYTES * 4 // (8 * self.n_))
         C_all = None
-        k = min(self.K_ - 1, self.d_)
+        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
         if Xp.shape[0] > cols and 8 * self.n_ * k * self.p_ <= _PAIR_BYTES * 4:
             C_all = np.concatenate([self._scaled_mixed(sl) for sl in self._chunks()])
         out = np.empty(Xp.shape[0])

@@ -10,9 +10,10 @@ writes every measure once:
 * ``metric_factor(X, y)`` -- F_i (d, r) with metric ``G_i = F_i F_i^T``.
 
 Here all of them are closed forms of the multinomial logit (see
-``localinf/_multinomial.py``), vectorised over a chunk of rows; the metric
-factor is ``F_i = A_i S_i^{1/2}`` with ``A_i = B - (1/n) [M_i^T H^{-1}(e_l kron xt_i)]_l``
-(d, K-1), because ``v_ic = A_i (e_c - pi_i)`` and ``sum_c P_c (e_c - pi)(e_c - pi)^T = S_i``.
+``localinf/_multinomial.py``), vectorised over a chunk of rows. With
+``A_i = B - (1/n) [M_i^T H^{-1}(e_l kron xt_i)]_l`` (d, K-1) one has
+``v_ic = A_i (e_c - pi_i)``, so the metric factor is ``F_i = A_i E_i`` with
+columns ``E_i[:, c] = sqrt(P_c) (e_c - pi_i)``, and ``E_i E_i^T = S_i``.
 """
 
 import numpy as np
@@ -103,7 +104,10 @@ class ReferenceBackend:
         return mn.mixed(Xt, self.d, r, S, self.B, U)
 
     def metric_factor(self, X, y, pieces=None):
-        """F_i (m, d, K-1) with the metric ``G_i = F_i F_i^T`` (eq. 2.3 and the G_z of Sec. 2)."""
+        """F_i with the metric ``G_i = F_i F_i^T`` (eq. 2.3 and the G_z of Sec. 2).
+
+        Shape (m, d, 1) for binary models (``F_i = sqrt(s_i) a_i``), else (m, d, K).
+        """
         Xt, _, P, r, S = pieces or self.pieces(X, y)
         m, q, k1, d = Xt.shape[0], self.q, self.K - 1, self.d
         if k1 == 1:
@@ -124,4 +128,10 @@ class ReferenceBackend:
         t = np.einsum("ikal,ia->ikl", Z, Xt)
         term2 = np.einsum("dk,ikj,ijl->idl", self.B, S, t, optimize=True)
         A = self.B[None, :, :] - (term1 + term2) / self.n
-        return np.einsum("idk,ikl->idl", A, mn.sqrt_psd(S))
+        # E_i = [(e_c - pi_i) sqrt(P_c)]_{c=0..K-1} (K-1, K) has E E^T = S_i, so
+        # G_i = A_i E_i E_i^T A_i^T without a matrix square root.
+        sqrtP = np.sqrt(P)
+        E = -P[:, 1:, None] * sqrtP[:, None, :]
+        idx = np.arange(k1)
+        E[:, idx, idx + 1] += sqrtP[:, 1:]
+        return np.einsum("idk,ikl->idl", A, E)
