@@ -165,3 +165,10 @@ def test_separation_test_agrees_with_the_fit(problem):
     except li.SingularHessianError:
         assume(False)
     assert fitted != sep
+
+
+def test_inverse_hessian_refuses_singular_matrices():
+    with pytest.raises(li.SingularHessianError, match="singular"):
+        li.InverseHessian(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    Hinv = li.InverseHessian(np.array([[2.0, 0.5], [0.5, 1.0]]))
+    assert np.allclose(Hinv.matvec([1.0, 2.0]), np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], [1.0, 2.0]))

@@ -171,3 +171,19 @@ def test_rank_cutoff_is_explicit():
     f0, f1 = base.fi_util(X, y), trimmed.fi_util(X, y)
     assert np.all(f1[lam <= cut] == 0.0)
     assert np.allclose(f1[lam > cut], f0[lam > cut], rtol=1e-13)
+
+
+def test_self_influence_flags_flipped_labels():
+    """Mislabel detection: flipped labels should rank high in self-influence (AUC well above 0.5)."""
+    X, y = make_problem(12, 400, 3, 2, signal=6)
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(400, size=40, replace=False)
+    y = y.copy()
+    y[flipped] = 1 - y[flipped]
+    model = fit(X, y, 2, 0.01, True)
+    s = li.LocalInfluence(model, X, y).self_influence()
+    is_flipped = np.zeros(400, bool)
+    is_flipped[flipped] = True
+    # AUC = P(score of a flipped row > score of a clean row)
+    auc = np.mean(s[is_flipped][:, None] > s[~is_flipped][None, :])
+    assert auc > 0.75
