@@ -10,12 +10,14 @@ from .exceptions import (InputError, LocalInfluenceError, NotConvergedError, Not
 from .models import LogisticRegression, SoftmaxRegression
 from .measures import LocalInfluence
 from .invariance import InvarianceResult, check_invariance
-from .curvature import InverseHessian
+from .curvature import CGInverse, DampedInverse, InverseHessian, LissaInverse
+from .autodiff import AutogradModel, from_glm, glm_logits
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LogisticRegression", "SoftmaxRegression", "LocalInfluence", "check_invariance",
-    "InvarianceResult", "InverseHessian", "LocalInfluenceError", "InputError",
+    "InvarianceResult", "InverseHessian", "DampedInverse", "CGInverse", "LissaInverse",
+    "AutogradModel", "from_glm", "glm_logits", "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
 ]

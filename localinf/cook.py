@@ -37,8 +37,9 @@ def _delta_chunks(li, perturbation, covariate):
         for sl in li._chunks():
             yield sl, -b.loss_grad(li.X_[sl], li.y_[sl])
     elif perturbation == "response":
-        if li.K_ != 2:
-            raise InputError("perturbation='response' is defined for binary logistic regression only")
+        if li.K_ != 2 or not hasattr(b, "fit_intercept"):
+            raise InputError("perturbation='response' is defined for binary logistic regression "
+                             "on the reference backend only")
         s_y = float(np.std(li.y_, ddof=1))
         for sl in li._chunks():
             Xc = li.X_[sl]
@@ -78,7 +79,10 @@ def cook_local_influence(li, perturbation="case-weight", kind="total", covariate
     if kind not in ("total", "local"):
         raise InputError(f"kind must be 'total' or 'local'; got {kind!r}")
     n = li.n_
-    Hinv = li.backend_._Hinv / n  # (n H)^{-1}
+    H = getattr(li.H_inv_, "hessian", None)
+    if H is None:
+        raise InputError("Cook's local influence needs the dense Hessian: use curvature='exact'")
+    Hinv = li.H_inv_.matmat(np.eye(li.p_)) / n  # (n H)^{-1}
     if kind == "total":
         out = np.empty(n)
         for sl, Delta in _delta_chunks(li, perturbation, covariate):
@@ -86,7 +90,7 @@ def cook_local_influence(li, perturbation="case-weight", kind="total", covariate
         return out
     # Leading eigenvector of B = Phi^T Phi with Phi = (nH)^{-1/2} Delta: it is
     # Phi^T e / ||Phi^T e|| for e the leading eigenvector of Phi Phi^T (p x p).
-    lam, V = np.linalg.eigh(li.H_inv_.hessian * n)
+    lam, V = np.linalg.eigh(H * n)
     root = (V / np.sqrt(lam)) @ V.T  # (nH)^{-1/2}
     A = np.zeros((li.p_, li.p_))
     for _, Delta in _delta_chunks(li, perturbation, covariate):

@@ -61,3 +61,160 @@ class InverseHessian(LinearOperator):
     def todense(self):
         """Explicit ``H^{-1}`` (p, p)."""
         return self._matmat(np.eye(self.shape[0]))
+
+
+class DampedInverse(LinearOperator):
+    """``(H + damping I)^+`` from an eigen-decomposition, for Hessians that need care.
+
+    Non-convex models (networks) can have a Hessian at theta_hat that is not
+    positive definite. Eigenvalues of ``H + damping I`` at or below
+    ``rtol * lambda_max`` are dropped (pseudo-inverse); a warning says when
+    H itself had non-positive eigenvalues.
+
+    Parameters
+    ----------
+    H : ndarray (p, p)
+    damping : float, default 0
+    rtol : float, default 1e-12
+    """
+
+    def __init__(self, H, damping=0.0, rtol=1e-12):
+        H = np.asarray(H, dtype=np.float64)
+        self.hessian = 0.5 * (H + H.T)
+        self.damping = float(damping)
+        lam, V = np.linalg.eigh(self.hessian)
+        self.eigenvalues = lam
+        lam_d = lam + self.damping
+        keep = lam_d > rtol * max(lam_d[-1], 0.0)
+        if not keep.any():
+            raise SingularHessianError("H + damping has no positive eigenvalue; increase damping")
+        self._V, self._inv = V[:, keep], 1.0 / lam_d[keep]
+        self.rank = int(keep.sum())
+        super().__init__(dtype=np.float64, shape=self.hessian.shape)
+
+    def _matmat(self, B):
+        B = np.asarray(B, dtype=np.float64)
+        return self._V @ (self._inv[:, None] * (self._V.T @ B))
+
+    def _matvec(self, b):
+        return self._matmat(np.asarray(b, dtype=np.float64).reshape(-1, 1)).ravel()
+
+    def _adjoint(self):
+        return self
+
+
+class CGInverse(LinearOperator):
+    """``(H + damping I)^{-1} b`` by conjugate gradients on Hessian-vector products.
+
+    Parameters
+    ----------
+    hvp : callable (p,) -> (p,)
+    p : int
+    damping : float, default 0
+    tol : float, default 1e-10
+        Relative residual ``||(H + damping) x - b|| <= tol ||b||``.
+    maxiter : int, default 10 p
+
+    Attributes
+    ----------
+    n_hvp : int
+        Hessian-vector products used so far.
+    """
+
+    def __init__(self, hvp, p, damping=0.0, tol=1e-10, maxiter=None):
+        self._hvp, self.damping, self.tol = hvp, float(damping), float(tol)
+        self.maxiter = maxiter or 10 * p
+        self.n_hvp = 0
+        super().__init__(dtype=np.float64, shape=(p, p))
+
+    def _op(self, v):
+        self.n_hvp += 1
+        return self._hvp(v) + self.damping * v
+
+    def _matvec(self, b):
+        from scipy.sparse.linalg import LinearOperator as LO, cg
+        b = np.asarray(b, dtype=np.float64).ravel()
+        if not np.any(b):
+            return np.zeros_like(b)
+        A = LO(self.shape, matvec=self._op, dtype=np.float64)
+        x, info = cg(A, b, rtol=self.tol, atol=0.0, maxiter=self.maxiter)
+        if info != 0:
+            import warnings
+            warnings.warn(f"CG did not reach rtol={self.tol} in {self.maxiter} iterations "
+                          "(H may be indefinite or ill-conditioned; add damping)", RuntimeWarning,
+                          stacklevel=2)
+        return x
+
+    def _adjoint(self):
+        return self
+
+
+class LissaInverse(LinearOperator):
+    """``(H + damping I)^{-1} b`` by the LiSSA recursion (Agarwal et al. 2017).
+
+    ``v_0 = b``, ``v_{j+1} = b + (I - (H + damping I) / scale) v_j``; then
+    ``v_J / scale -> (H + damping I)^{-1} b`` when ``scale`` exceeds the largest
+    eigenvalue of ``H + damping I``. This full-batch form is deterministic; the
+    error after J steps is at most ``(1 - lambda_min / scale)^J`` relative.
+
+    Parameters
+    ----------
+    hvp : callable, p : int
+    damping : float, default 0
+    scale : float, optional
+        Default: 1.1 times a power-iteration estimate of lambda_max.
+    depth : int, default 1000
+    """
+
+    def __init__(self, hvp, p, damping=0.0, scale=None, depth=1000, seed=0):
+        self._hvp, self.damping, self.depth = hvp, float(damping), int(depth)
+        if scale is None:
+            v = np.random.default_rng(seed).normal(size=p)
+            for _ in range(50):
+                w = hvp(v) + self.damping * v
+                lam = np.linalg.norm(w) / np.linalg.norm(v)
+                v = w / np.linalg.norm(w)
+            scale = 1.1 * lam
+        self.scale = float(scale)
+        super().__init__(dtype=np.float64, shape=(p, p))
+
+    def _matvec(self, b):
+        b = np.asarray(b, dtype=np.float64).ravel()
+        v = b.copy()
+        for _ in range(self.depth):
+            v = b + v - (self._hvp(v) + self.damping * v) / self.scale
+        return v / self.scale
+
+    def _adjoint(self):
+        return self
+
+
+CURVATURES = ("exact", "cg", "lissa")
+
+
+def make_curvature(kind, backend, **options):
+    """The inverse-Hessian operator for a backend with ``hessian()`` and ``hvp(v)``.
+
+    ``"exact"``: dense autograd Hessian (p up to a few thousand); Cholesky when
+    it is positive definite and ``damping`` is 0, else :class:`DampedInverse`
+    with a warning. ``"cg"``: :class:`CGInverse`. ``"lissa"``:
+    :class:`LissaInverse`. A ready LinearOperator is used as given.
+    """
+    if isinstance(kind, LinearOperator):
+        return kind
+    if kind == "exact":
+        H = backend.hessian()
+        damping = float(options.get("damping", 0.0))
+        lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+        if damping == 0.0 and lam[0] > 1e-12 * lam[-1]:
+            return InverseHessian(H)
+        if lam[0] <= 0:
+            from .autodiff import warn_if_not_pd
+            warn_if_not_pd(lam)
+        return DampedInverse(H, damping=damping, rtol=options.get("rtol", 1e-12))
+    if kind == "cg":
+        return CGInverse(backend.hvp, backend.p, **options)
+    if kind == "lissa":
+        return LissaInverse(backend.hvp, backend.p, **options)
+    from .exceptions import InputError
+    raise InputError(f"curvature must be one of {CURVATURES} or a LinearOperator; got {kind!r}")

@@ -53,8 +53,18 @@ class LocalInfluence:
         cut, FI is 0.
     chunk_size : int, optional
         Training rows per chunk; memory stays O(chunk_size * p * K).
-    backend : {"reference"}
-        ``"reference"``: exact closed forms for logistic/softmax regression.
+    backend : {"auto", "reference", "autograd"}
+        ``"reference"``: exact closed forms for logistic/softmax regression
+        (the default for those models). ``"autograd"``: any
+        :class:`~localinf.AutogradModel` (the default for one), or a GLM
+        routed through autograd to check one backend against the other.
+    curvature : {"exact", "cg", "lissa"} or LinearOperator, default "exact"
+        How the autograd backend applies ``H^{-1}`` (see
+        :func:`localinf.curvature.make_curvature`); ``curvature_options`` are
+        passed on (``damping``, ``tol``, ``depth``, ...).
+    grad_rtol : float, default 1e-6
+        The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
+        on (X, y); influence formulas are derivatives at the minimiser.
 
     Attributes
     ----------
@@ -64,18 +74,37 @@ class LocalInfluence:
         Inverse Hessian of R at theta_hat (``H_inv_.hessian`` is H itself).
     """
 
-    def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="reference"):
-        if not hasattr(model, "theta_"):
-            raise InputError("model must be a fitted LogisticRegression or SoftmaxRegression; call fit first")
-        if backend != "reference":
-            raise InputError(f"backend must be 'reference'; got {backend!r}")
+    def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
+                 curvature="exact", curvature_options=None, grad_rtol=1e-6):
+        from .autodiff import AutogradBackend, AutogradModel, check_autograd_inputs, from_glm
+        if backend not in ("auto", "reference", "autograd"):
+            raise InputError(f"backend must be 'auto', 'reference' or 'autograd'; got {backend!r}")
         self.rtol = check_nonneg_float(rtol, "rtol")
         self.atol = check_nonneg_float(atol, "atol")
-        X = check_matrix(X, "X", n_features=model.n_features_in_)
-        y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
         if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral) or chunk_size < 1):
             raise InputError(f"chunk_size must be a positive integer; got {chunk_size!r}")
-        self.backend_ = ReferenceBackend(model, X, y, chunk_size=chunk_size)
+        if isinstance(model, AutogradModel):
+            if backend == "reference":
+                raise InputError("backend='reference' needs a LogisticRegression or SoftmaxRegression")
+            backend = "autograd"
+        elif not hasattr(model, "theta_"):
+            raise InputError("model must be a fitted LogisticRegression, SoftmaxRegression or "
+                             "AutogradModel; call fit first")
+        if backend == "autograd":
+            if not isinstance(model, AutogradModel):
+                X = check_matrix(X, "X", n_features=model.n_features_in_)
+                model = from_glm(model)
+            X, y = check_autograd_inputs(model, X, y)
+            self.backend_ = AutogradBackend(model, X, y, curvature=curvature,
+                                            curvature_options=curvature_options,
+                                            chunk_size=chunk_size, grad_rtol=grad_rtol)
+        else:
+            if curvature != "exact":
+                raise InputError("the reference backend solves with the exact Hessian; "
+                                 "use backend='autograd' for other curvature choices")
+            X = check_matrix(X, "X", n_features=model.n_features_in_)
+            y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
+            self.backend_ = ReferenceBackend(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol)
         b = self.backend_
         self.model = model
         self.X_, self.y_ = X, y
@@ -268,10 +297,9 @@ class LocalInfluence:
         the usual ranking for likely mislabeled points.
         """
         out = np.empty(self.n_)
-        Hinv = self.backend_._Hinv
         for sl in self._chunks():
             Gr = self._train_grads(sl)
-            out[sl] = np.einsum("ij,ij->i", Gr @ Hinv, Gr)
+            out[sl] = np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
         return out
 
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):

@@ -1,0 +1,323 @@
+"""Autograd backend: local influence for any differentiable classifier.
+
+A model is a function ``logits(theta, X) -> (m, K)`` that autograd can
+differentiate, the fitted parameters, and the training penalty. The loss is the
+cross-entropy ``L = -log softmax(logits)[y]`` and the risk is
+
+    R(theta) = (1/n) sum_i L(y_i, x_i; theta) + l2 * ||theta[mask]||^2
+
+(the same convention as the reference backend). The backend supplies the same
+primitives as :class:`~localinf.reference.ReferenceBackend`, so every measure of
+:class:`~localinf.LocalInfluence` works unchanged, with perturbations on the
+input x and the chain rules of eq. 2.2-2.3 through the whole model.
+
+Per chunk of rows the exact primitives need, for every row i,
+``M_i = d/dx grad_theta L_i`` (p, d), ``grad_theta log P(c|x_i)`` (K, p) and
+``grad_x log P(c|x_i)`` (K, d). Because row i's loss depends on x_i alone, the
+Jacobian of ``X -> grad_theta sum_i L_i`` with respect to X holds every M_i at
+once: p reverse passes per chunk, whatever its number of rows. The per-row
+parameter gradients take min(p, m K) passes (forward or reverse mode).
+"""
+
+import warnings
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad, jacobian, make_jvp
+from autograd.misc import flatten
+from autograd.scipy.special import logsumexp
+
+from ._checks import check_labels, check_matrix, check_nonneg_float
+from .curvature import make_curvature
+from .exceptions import InputError
+
+# Budget in float64 entries for one chunk's (rows, p, d) block of mixed partials.
+_CHUNK_ENTRIES = 1 << 21
+
+
+class AutogradModel:
+    """A fitted classifier given as an autograd-differentiable logits function.
+
+    Parameters
+    ----------
+    logits : callable
+        ``logits(params, X)`` with X of shape (m, d); returns (m, K) class
+        logits, or (m,) for a binary model with one logit (sigmoid output,
+        taken as the logits ``(0, eta)``). ``params`` has the structure of
+        ``params`` below.
+    params : ndarray or list/tuple/dict of ndarrays
+        Fitted parameters. They are flattened (``autograd.misc.flatten``) into
+        ``theta_`` of length p; ``unflatten`` maps back.
+    n_classes : int
+    l2 : float, default 0
+        Penalty ``l2 * ||theta[penalty_mask]||^2`` in the risk.
+    penalty_mask : array_like of bool (p,), optional
+        Entries of the flat theta that are penalised (default: all).
+
+    Attributes
+    ----------
+    theta_ : ndarray (p,)
+    n_classes_ : int
+    """
+
+    def __init__(self, logits, params, n_classes, l2=0.0, penalty_mask=None):
+        if not callable(logits):
+            raise InputError("logits must be a callable logits(params, X)")
+        self.logits = logits
+        theta, self.unflatten = flatten(params)
+        self.theta_ = np.asarray(theta, dtype=np.float64)
+        if not np.isfinite(self.theta_).all():
+            raise InputError("params contain NaN or inf")
+        if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+            raise InputError(f"n_classes must be an integer >= 2; got {n_classes!r}")
+        self.n_classes_ = int(n_classes)
+        self.l2 = check_nonneg_float(l2, "l2")
+        p = self.theta_.size
+        mask = np.ones(p) if penalty_mask is None else np.asarray(penalty_mask, dtype=float)
+        if mask.shape != (p,):
+            raise InputError(f"penalty_mask must have shape ({p},); got {mask.shape}")
+        self.penalty_mask = mask
+
+    # -- autograd-traceable pieces -------------------------------------------
+    def log_proba_fn(self, theta, X):
+        """Log class probabilities (m, K) as a function of the flat theta."""
+        z = self.logits(self.unflatten(theta), X)
+        if z.ndim == 1:
+            z = anp.stack([anp.zeros(z.shape[0]), z], axis=1)
+        return z - logsumexp(z, axis=1, keepdims=True)
+
+    def loss_sum_fn(self, theta, X, y):
+        """``sum_i L(y_i, x_i; theta)`` over the rows given."""
+        logP = self.log_proba_fn(theta, X)
+        return -anp.sum(logP[np.arange(X.shape[0]), y])
+
+    def penalty_fn(self, theta):
+        return self.l2 * anp.sum(self.penalty_mask * theta ** 2)
+
+    # -- fitted-model conveniences ---------------------------------------------
+    def predict_proba(self, X):
+        X = check_matrix(X, "X")
+        return np.exp(self.log_proba_fn(self.theta_, X))
+
+    def predict(self, X):
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def loss(self, X, y):
+        """Per-sample cross-entropy (m,)."""
+        logP = np.log(self.predict_proba(X))
+        y, _ = check_labels(y, "y", logP.shape[0], n_classes=self.n_classes_)
+        return -logP[np.arange(len(y)), y]
+
+    def risk(self, X, y, theta=None):
+        X = check_matrix(X, "X")
+        y, _ = check_labels(y, "y", X.shape[0], n_classes=self.n_classes_)
+        th = self.theta_ if theta is None else theta
+        return float(self.loss_sum_fn(th, X, y) / X.shape[0] + self.penalty_fn(th))
+
+
+def glm_logits(n_features, n_classes, fit_intercept=True):
+    """The multinomial logit as an autograd function, in localinf's parameter layout.
+
+    ``theta`` stacks ``(coef_k, intercept_k)`` for k = 1..K-1; class 0 has logit 0.
+    Used to run logistic and softmax regression through the autograd backend.
+    """
+    q = n_features + int(fit_intercept)
+
+    def logits(theta, X):
+        W = anp.reshape(theta, (n_classes - 1, q))
+        eta = anp.dot(X, W[:, :n_features].T)
+        if fit_intercept:
+            eta = eta + W[:, n_features]
+        return anp.concatenate([anp.zeros((X.shape[0], 1)), eta], axis=1)
+
+    return logits
+
+
+def from_glm(model):
+    """Wrap a fitted LogisticRegression / SoftmaxRegression as an :class:`AutogradModel`."""
+    model._check_fitted()
+    d, K, fi = model.n_features_in_, model.n_classes_, bool(model.fit_intercept)
+    q = d + int(fi)
+    mask = np.zeros((K - 1, q))
+    mask[:, :d] = 1.0
+    return AutogradModel(glm_logits(d, K, fi), model.theta_.copy(), K, l2=float(model.l2),
+                         penalty_mask=mask.ravel())
+
+
+def _jacobian_theta(f, theta, out_shape):
+    """d f / d theta for f: R^p -> R^{out_shape}; forward mode when p is the smaller side."""
+    p = theta.size
+    n_out = int(np.prod(out_shape))
+    if p < n_out:
+        jvp = make_jvp(f)(theta)
+        cols = [jvp(e)[1] for e in np.eye(p)]
+        return np.stack(cols, axis=-1)  # out_shape + (p,)
+    return jacobian(f)(theta)
+
+
+class _Pieces:
+    """Per-chunk derivatives, each computed on first use."""
+
+    def __init__(self, backend, X, y):
+        self.b, self.X, self.y = backend, X, y
+        self._cache = {}
+
+    def _get(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def logP(self):
+        return self._get("logP", lambda: np.asarray(self.b.model.log_proba_fn(self.b.theta, self.X)))
+
+    @property
+    def dlogP_dtheta(self):
+        """(m, K, p)."""
+        m, K = self.X.shape[0], self.b.K
+        f = lambda th: self.b.model.log_proba_fn(th, self.X)
+        return self._get("A", lambda: np.asarray(_jacobian_theta(f, self.b.theta, (m, K))))
+
+    @property
+    def dlogP_dx(self):
+        """(m, K, d): row i's log-probabilities depend on x_i only, so one pass per class."""
+        def make():
+            f = lambda X: anp.sum(self.b.model.log_proba_fn(self.b.theta, X), axis=0)
+            return np.transpose(jacobian(f)(self.X), (1, 0, 2))
+        return self._get("Bx", make)
+
+    @property
+    def M(self):
+        """(m, p, d): M_i = d/dx grad_theta L_i, from the Jacobian of X -> grad_theta sum_i L_i."""
+        def make():
+            g = lambda X: grad(self.b.model.loss_sum_fn)(self.b.theta, X, self.y)
+            return np.transpose(jacobian(g)(self.X), (1, 0, 2))
+        return self._get("M", make)
+
+
+class AutogradBackend:
+    """Exact primitives for an :class:`AutogradModel` (see the module docstring).
+
+    Parameters
+    ----------
+    model : AutogradModel
+    X, y : training data the model was fitted on (checked: grad R ~ 0).
+    curvature : {"exact", "cg", "lissa"} or a LinearOperator for H^{-1}
+        How ``H^{-1}`` is applied; see :func:`localinf.curvature.make_curvature`.
+    curvature_options : dict, optional
+        Passed on to the curvature (``damping``, ``tol``, ...).
+    chunk_size : int, optional
+    grad_rtol : float, default 1e-6
+        Accept the parameters as the minimiser when ``max|grad R| <= grad_rtol``
+        times ``max(1, max|X|)``. Networks fitted by L-BFGS may need a looser
+        value; the formulas then carry the fit's error.
+    """
+
+    def __init__(self, model, X, y, curvature="exact", curvature_options=None,
+                 chunk_size=None, grad_rtol=1e-6):
+        self.model = model
+        self.X, self.y = X, y
+        self.n, self.d = X.shape
+        self.K = model.n_classes_
+        self.theta = model.theta_
+        self.p = self.theta.size
+        self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // (self.p * self.d))))
+        g = self.risk_grad(self.theta)
+        scale = max(1.0, float(np.max(np.abs(X))))
+        if np.max(np.abs(g)) > grad_rtol * scale:
+            raise InputError(
+                f"model: its parameters do not minimise the penalised risk on (X, y) "
+                f"(max|grad R| = {np.max(np.abs(g)):.2e} > grad_rtol * {scale:.3g}); refit to a "
+                "tighter tolerance, pass the training data, or loosen grad_rtol")
+        self.grad_norm = float(np.linalg.norm(g))
+        self.H_inv = make_curvature(curvature, self, **(curvature_options or {}))
+
+    # -- the risk --------------------------------------------------------------
+    def _row_chunks(self, size=None):
+        size = size or max(self.chunk_size, 256)
+        for start in range(0, self.n, size):
+            yield slice(start, min(self.n, start + size))
+
+    def risk_grad(self, theta):
+        """grad R(theta) (p,), summed over row chunks."""
+        g = np.zeros(self.p)
+        for sl in self._row_chunks():
+            g += grad(self.model.loss_sum_fn)(theta, self.X[sl], self.y[sl])
+        return g / self.n + grad(self.model.penalty_fn)(theta)
+
+    def hvp(self, v):
+        """H v (p,) by forward-over-reverse differentiation, summed over chunks."""
+        out = np.zeros(self.p)
+        for sl in self._row_chunks():
+            gfun = lambda th: grad(self.model.loss_sum_fn)(th, self.X[sl], self.y[sl])
+            out += make_jvp(gfun)(self.theta)(v)[1]
+        out /= self.n
+        out += make_jvp(grad(self.model.penalty_fn))(self.theta)(v)[1]
+        return out
+
+    def hessian(self):
+        """Dense H (p, p) from p Hessian-vector products."""
+        return np.column_stack([self.hvp(e) for e in np.eye(self.p)])
+
+    # -- primitives used by LocalInfluence ------------------------------------
+    def pieces(self, X, y):
+        return _Pieces(self, X, y)
+
+    def proba(self, X):
+        return np.exp(self.model.log_proba_fn(self.theta, X))
+
+    def loss(self, X, y):
+        logP = self.model.log_proba_fn(self.theta, X)
+        return -np.asarray(logP)[np.arange(len(y)), y]
+
+    def loss_grad(self, X, y, pieces=None):
+        """grad_theta L per sample (m, p)."""
+        pcs = pieces or self.pieces(X, y)
+        return -pcs.dlogP_dtheta[np.arange(len(y)), y]
+
+    def mixed_T(self, X, y, w, pieces=None):
+        """``M_i^T w`` (m, d). Without cached pieces: one reverse pass of
+        ``X -> grad_X (w . grad_theta sum_i L_i)``, independent of the number of rows."""
+        if pieces is not None and "M" in pieces._cache:
+            return np.einsum("ipd,p->id", pieces.M, w)
+        f = lambda Xv: anp.dot(grad(self.model.loss_sum_fn)(self.theta, Xv, y), w)
+        return grad(f)(X)
+
+    def mixed(self, X, y, U, pieces=None):
+        """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
+        pcs = pieces or self.pieces(X, y)
+        return np.einsum("ipd,idj->ijp", pcs.M, U)
+
+    def metric_factor(self, X, y, pieces=None):
+        """F_i (m, d, K) with ``G_i = F_i F_i^T``, columns ``sqrt(P_c) v_ic`` (eq. 2.3)."""
+        pcs = pieces or self.pieces(X, y)
+        A = pcs.dlogP_dtheta  # (m, K, p)
+        m, K, p = A.shape
+        HA = self.H_inv.matmat(A.reshape(m * K, p).T).T.reshape(m, K, p)
+        # v_ic = D_i^T grad_theta log P_c + grad_x log P_c, with D_i = -(1/n) H^{-1} M_i
+        V = -np.einsum("ipd,ikp->idk", pcs.M, HA) / self.n + np.transpose(pcs.dlogP_dx, (0, 2, 1))
+        return V * np.sqrt(np.exp(pcs.logP))[:, None, :]
+
+
+def check_autograd_inputs(model, X, y):
+    """Validate (X, y) for an AutogradModel; returns them as arrays."""
+    X = check_matrix(X, "X")
+    y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
+    try:
+        logP = np.asarray(model.log_proba_fn(model.theta_, X[:2]))
+    except Exception as exc:  # the user's function failed on their data: say so plainly
+        raise InputError(f"model.logits failed on X[:2]: {type(exc).__name__}: {exc}") from None
+    if logP.shape != (min(2, X.shape[0]), model.n_classes_):
+        raise InputError(f"model.logits must return (m, {model.n_classes_}) logits (or (m,) for a "
+                         f"binary model); got log-probabilities of shape {logP.shape}")
+    return X, y
+
+
+def warn_if_not_pd(eigenvalues):
+    lo, hi = float(eigenvalues[0]), float(eigenvalues[-1])
+    if lo <= 0:
+        warnings.warn(
+            f"the Hessian at theta_hat is not positive definite (eigenvalues {lo:.3e} .. {hi:.3e}); "
+            "theta_hat is not a strict local minimum, so D_i is not unique. Using the damped "
+            "pseudo-inverse; results depend on the damping and the cut-off.", RuntimeWarning,
+            stacklevel=3)
