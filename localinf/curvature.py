@@ -90,6 +90,7 @@ class DampedInverse(LinearOperator):
             raise SingularHessianError("H + damping has no positive eigenvalue; increase damping")
         self._V, self._inv = V[:, keep], 1.0 / lam_d[keep]
         self.rank = int(keep.sum())
+        self.condition_number = float(lam_d[keep][-1] / lam_d[keep][0])
         super().__init__(dtype=np.float64, shape=self.hessian.shape)
 
     def _matmat(self, B):
