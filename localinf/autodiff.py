@@ -155,6 +155,35 @@ def _jacobian_theta(f, theta, out_shape):
     return jacobian(f)(theta)
 
 
+def _row_chunks(n, size=4096):
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def risk_grad(model, X, y, theta):
+    """grad R(theta) (p,) of an AutogradModel on (X, y), summed over row chunks."""
+    g = np.zeros(theta.size)
+    for sl in _row_chunks(X.shape[0]):
+        g += grad(model.loss_sum_fn)(theta, X[sl], y[sl])
+    return g / X.shape[0] + grad(model.penalty_fn)(theta)
+
+
+def risk_hvp(model, X, y, theta, v):
+    """H v (p,) by forward-over-reverse differentiation, summed over row chunks."""
+    out = np.zeros(theta.size)
+    for sl in _row_chunks(X.shape[0]):
+        gfun = lambda th: grad(model.loss_sum_fn)(th, X[sl], y[sl])
+        out += make_jvp(gfun)(theta)(v)[1]
+    out /= X.shape[0]
+    out += make_jvp(grad(model.penalty_fn))(theta)(v)[1]
+    return out
+
+
+def risk_hessian(model, X, y, theta):
+    """Dense H (p, p) from p Hessian-vector products."""
+    return np.column_stack([risk_hvp(model, X, y, theta, e) for e in np.eye(theta.size)])
+
+
 class _Pieces:
     """Per-chunk derivatives, each computed on first use."""
 
@@ -233,31 +262,17 @@ class AutogradBackend:
         self.H_inv = make_curvature(curvature, self, **(curvature_options or {}))
 
     # -- the risk --------------------------------------------------------------
-    def _row_chunks(self, size=None):
-        size = size or max(self.chunk_size, 256)
-        for start in range(0, self.n, size):
-            yield slice(start, min(self.n, start + size))
-
     def risk_grad(self, theta):
-        """grad R(theta) (p,), summed over row chunks."""
-        g = np.zeros(self.p)
-        for sl in self._row_chunks():
-            g += grad(self.model.loss_sum_fn)(theta, self.X[sl], self.y[sl])
-        return g / self.n + grad(self.model.penalty_fn)(theta)
+        """grad R(theta) (p,)."""
+        return risk_grad(self.model, self.X, self.y, theta)
 
     def hvp(self, v):
-        """H v (p,) by forward-over-reverse differentiation, summed over chunks."""
-        out = np.zeros(self.p)
-        for sl in self._row_chunks():
-            gfun = lambda th: grad(self.model.loss_sum_fn)(th, self.X[sl], self.y[sl])
-            out += make_jvp(gfun)(self.theta)(v)[1]
-        out /= self.n
-        out += make_jvp(grad(self.model.penalty_fn))(self.theta)(v)[1]
-        return out
+        """H v (p,) at theta_hat."""
+        return risk_hvp(self.model, self.X, self.y, self.theta, v)
 
     def hessian(self):
-        """Dense H (p, p) from p Hessian-vector products."""
-        return np.column_stack([self.hvp(e) for e in np.eye(self.p)])
+        """Dense H (p, p) at theta_hat."""
+        return risk_hessian(self.model, self.X, self.y, self.theta)
 
     # -- primitives used by LocalInfluence ------------------------------------
     def pieces(self, X, y):

@@ -14,7 +14,7 @@ from autograd import grad
 from scipy.optimize import minimize
 
 from ._checks import check_labels, check_matrix, check_nonneg_float
-from .autodiff import AutogradModel, AutogradBackend
+from .autodiff import AutogradModel, risk_hessian
 from .exceptions import InputError, NotConvergedError
 
 ACTIVATIONS = {
@@ -80,7 +80,9 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         hidden unit that weight decay switches off leaves its bias as an exactly
         flat direction of R, and H is singular.
     tol : float
-        L-BFGS stops when ``max|grad R| <= tol``.
+        L-BFGS stops when ``max|grad R| <= tol``. After the Newton polish the
+        fit is refused (:class:`NotConvergedError`) if ``max|grad R|`` is still
+        above ``max(tol, 1e-6)``, the default acceptance of :class:`LocalInfluence`.
     init : list of (W, b), optional
         Starting parameters (a warm start, e.g. for refits after a small
         perturbation of the data); default: Glorot-scaled random from ``seed``.
@@ -137,17 +139,12 @@ def _newton_polish(model, X, y, fun, theta, steps=30):
     short of the minimiser; inside the smooth piece that holds the minimiser,
     Newton converges quadratically.
     """
-    n = X.shape[0]
-    backend = AutogradBackend.__new__(AutogradBackend)  # only its risk derivatives are used
-    backend.model, backend.X, backend.y = model, X, y
-    backend.n, backend.d, backend.p, backend.chunk_size = n, X.shape[1], theta.size, n
     gfun = grad(fun)
     for _ in range(steps):
-        backend.theta = theta
         g = np.asarray(gfun(theta))
         if np.max(np.abs(g)) < 1e-15:
             break
-        H = backend.hessian()
+        H = risk_hessian(model, X, y, theta)
         lam = np.linalg.eigvalsh(0.5 * (H + H.T))
         if lam[0] <= 0:
             break
