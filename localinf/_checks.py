@@ -92,3 +92,19 @@ def check_index(i, n, name="i"):
     if not -n <= i < n:
         raise InputError(f"{name}={i} is out of range for {n} training rows")
     return int(i) % n
+
+
+def check_minimiser(grad, max_abs_x, grad_rtol):
+    """Refuse parameters that do not minimise R on the data given.
+
+    Every influence formula is a derivative at the minimiser, so the gradient of
+    R must vanish: ``max|grad R| <= grad_rtol * max(1, max|X|)``.
+    """
+    worst = float(np.max(np.abs(grad)))
+    bound = grad_rtol * max(1.0, max_abs_x)
+    if worst > bound:
+        raise InputError(
+            f"model: its parameters do not minimise the penalised risk on (X, y) "
+            f"(max|grad R| = {worst:.2e} > grad_rtol * max(1, max|X|) = {bound:.2e}); influence "
+            "formulas assume the exact minimiser, so pass the data the model was fitted on, "
+            "refit to a tighter tolerance, or loosen grad_rtol")

@@ -27,7 +27,7 @@ from autograd import grad, jacobian, make_jvp
 from autograd.misc import flatten
 from autograd.scipy.special import logsumexp
 
-from ._checks import check_labels, check_matrix, check_nonneg_float
+from ._checks import check_labels, check_matrix, check_minimiser, check_nonneg_float
 from .curvature import make_curvature
 from .exceptions import InputError
 
@@ -252,12 +252,7 @@ class AutogradBackend:
         self.p = self.theta.size
         self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // (self.p * self.d))))
         g = self.risk_grad(self.theta)
-        scale = max(1.0, float(np.max(np.abs(X))))
-        if np.max(np.abs(g)) > grad_rtol * scale:
-            raise InputError(
-                f"model: its parameters do not minimise the penalised risk on (X, y) "
-                f"(max|grad R| = {np.max(np.abs(g)):.2e} > grad_rtol * {scale:.3g}); refit to a "
-                "tighter tolerance, pass the training data, or loosen grad_rtol")
+        check_minimiser(g, float(np.max(np.abs(X))), grad_rtol)
         self.grad_norm = float(np.linalg.norm(g))
         self.H_inv = make_curvature(curvature, self, **(curvature_options or {}))
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import _multinomial as mn
 from ._risk import default_chunk, risk_derivatives
 from .curvature import InverseHessian
-from .exceptions import InputError
+from ._checks import check_minimiser
 
 
 class ReferenceBackend:
@@ -55,12 +55,7 @@ class ReferenceBackend:
         self.chunk_size = chunk_size or default_chunk(self.p, self.K)
         R, grad, H, _, max_abs_x = risk_derivatives(X, y, self.theta, self.K, self.fit_intercept,
                                                     self.l2, chunk=self.chunk_size)
-        scale = max(1.0, max_abs_x)
-        if np.max(np.abs(grad)) > grad_rtol * scale:
-            raise InputError(
-                f"model: its parameters do not minimise the penalised risk on (X, y) "
-                f"(max|grad R| = {np.max(np.abs(grad)):.2e}); influence formulas assume the exact "
-                "minimiser, so pass the data the model was fitted on, or refit it")
+        check_minimiser(grad, max_abs_x, grad_rtol)
         self.grad_norm = float(np.linalg.norm(grad))
         self.H = H
         self.H_inv = InverseHessian(H)
