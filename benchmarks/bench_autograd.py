@@ -5,8 +5,9 @@ Run:  python benchmarks/bench_autograd.py [--quick]
 Prints
   1. FI_util time, autograd backend / reference backend, logistic regression,
      n = 20000, d = 50 (goal <= 5), with the max relative difference;
-  2. for a small tanh network, FI_util and influence_value with exact, CG and
-     LiSSA curvature: time and relative error against exact.
+  2. for a small tanh network, FI_util and influence_value with exact, K-FAC,
+     CG and LiSSA curvature: time, relative error, and for FI_util the
+     Spearman correlation and top-b overlap with exact.
 """
 
 import argparse
@@ -44,7 +45,8 @@ def curvatures(n):
     model = li.fit_mlp(X, y, hidden=(8, 8), activation="tanh", l2=3e-3)
     print(f"[2] tanh MLP 2-8-8-1, n={n}, p={model.theta_.size}: FI_util / IV by curvature")
     base = {}
-    for name, opts in [("exact", {}), ("cg", {"tol": 1e-10}), ("lissa", {"depth": 500})]:
+    from scipy.stats import spearmanr
+    for name, opts in [("exact", {}), ("kfac", {}), ("cg", {"tol": 1e-10}), ("lissa", {"depth": 500})]:
         t, inf = timed(lambda: li.LocalInfluence(model, X, y, curvature=name, curvature_options=opts))
         t_iv, iv = timed(lambda: inf.influence_value(X, y))
         if name != "lissa":  # LiSSA costs `depth` HVPs per right-hand side; FI_util needs n K of them
@@ -57,6 +59,11 @@ def curvatures(n):
         e_fi = (np.max(np.abs(fi - base["fi"])) / np.max(np.abs(base["fi"]))) if fi is not None else float("nan")
         print(f"    {name:6s} setup {t:6.2f} s  IV {t_iv:6.2f} s (rel. err {e_iv:.1e})  "
               f"FI_util {t_fi:6.2f} s (rel. err {e_fi:.1e})")
+        if fi is not None and name != "exact":
+            b = max(5, n // 20)
+            top = len(set(np.argsort(fi)[-b:]) & set(np.argsort(base["fi"])[-b:]))
+            print(f"           FI_util vs exact: Spearman {spearmanr(fi, base['fi']).correlation:.3f}, "
+                  f"top-{b} overlap {top}/{b}")
 
 
 def main():

@@ -190,7 +190,7 @@ class LissaInverse(LinearOperator):
         return self
 
 
-CURVATURES = ("exact", "cg", "lissa")
+CURVATURES = ("exact", "cg", "lissa", "kfac")
 
 
 def make_curvature(kind, backend, **options):
@@ -199,7 +199,8 @@ def make_curvature(kind, backend, **options):
     ``"exact"``: dense autograd Hessian (p up to a few thousand); Cholesky when
     it is positive definite and ``damping`` is 0, else :class:`DampedInverse`
     with a warning. ``"cg"``: :class:`CGInverse`. ``"lissa"``:
-    :class:`LissaInverse`. A ready LinearOperator is used as given.
+    :class:`LissaInverse`. ``"kfac"``: :class:`localinf.kfac.KFACInverse`
+    (networks from :func:`localinf.fit_mlp`). A ready LinearOperator is used as given.
     """
     if isinstance(kind, LinearOperator):
         return kind
@@ -217,5 +218,8 @@ def make_curvature(kind, backend, **options):
         return CGInverse(backend.hvp, backend.p, **options)
     if kind == "lissa":
         return LissaInverse(backend.hvp, backend.p, **options)
+    if kind == "kfac":
+        from .kfac import KFACInverse
+        return KFACInverse(backend.model, backend.X, backend.y, **options)
     from .exceptions import InputError
     raise InputError(f"curvature must be one of {CURVATURES} or a LinearOperator; got {kind!r}")

@@ -129,6 +129,8 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     model.grad_norm_ = gnorm
     model.n_iter_ = int(res.nit)
     model.n_features_in_ = X.shape[1]
+    model.layer_sizes_ = tuple(int(v) for v in sizes)
+    model.activation_ = activation
     return model
 
 
