@@ -17,6 +17,13 @@ Per chunk of rows the exact primitives need, for every row i,
 Jacobian of ``X -> grad_theta sum_i L_i`` with respect to X holds every M_i at
 once: p reverse passes per chunk, whatever its number of rows. The per-row
 parameter gradients take min(p, m K) passes (forward or reverse mode).
+
+Fast path: a model may carry ``logp_grad_fn(theta, X) -> (m, K, p)``, the
+per-row parameter gradients as a function autograd can trace in X (fit_mlp
+networks and wrapped GLMs do: outer products of layer inputs and
+pre-activation gradients). Then ``M_i^T w_i`` for a different w_i per row is
+one reverse pass and ``M_i u_i`` one forward pass, independent of p, and M is
+never formed.
 """
 
 import warnings
@@ -89,7 +96,8 @@ class AutogradModel:
     def loss_sum_fn(self, theta, X, y):
         """``sum_i L(y_i, x_i; theta)`` over the rows given."""
         logP = self.log_proba_fn(theta, X)
-        return -anp.sum(logP[np.arange(X.shape[0]), y])
+        # one-hot product rather than fancy indexing: its derivative avoids np.add.at
+        return -anp.sum(logP * np.eye(self.n_classes_)[y])
 
     def penalty_fn(self, theta):
         return self.l2 * anp.sum(self.penalty_mask * theta ** 2)
@@ -133,6 +141,26 @@ def glm_logits(n_features, n_classes, fit_intercept=True):
     return logits
 
 
+def glm_logp_grads(n_features, n_classes, fit_intercept=True):
+    """Per-sample ``grad_theta log P(c|x_i)`` (m, K, p) of the multinomial logit, traceable in X.
+
+    ``grad_theta log P_c = vec(xt (e_c - pi)^T)`` in localinf's class-major layout.
+    """
+    q = n_features + int(fit_intercept)
+    logits = glm_logits(n_features, n_classes, fit_intercept)
+
+    def logp_grads(theta, X):
+        m = X.shape[0]
+        z = logits(theta, X)
+        P = anp.exp(z - logsumexp(z, axis=1, keepdims=True))
+        E = np.eye(n_classes)[:, 1:]  # (K, K-1): e_c restricted to classes 1..K-1
+        R = E[None, :, :] - P[:, None, 1:]  # (m, K, K-1)
+        xt = anp.concatenate([X, anp.ones((m, 1))], axis=1) if fit_intercept else X
+        return anp.reshape(R[:, :, :, None] * xt[:, None, None, :], (m, n_classes, (n_classes - 1) * q))
+
+    return logp_grads
+
+
 def from_glm(model):
     """Wrap a fitted LogisticRegression / SoftmaxRegression as an :class:`AutogradModel`."""
     model._check_fitted()
@@ -140,8 +168,10 @@ def from_glm(model):
     q = d + int(fi)
     mask = np.zeros((K - 1, q))
     mask[:, :d] = 1.0
-    return AutogradModel(glm_logits(d, K, fi), model.theta_.copy(), K, l2=float(model.l2),
-                         penalty_mask=mask.ravel())
+    wrapped = AutogradModel(glm_logits(d, K, fi), model.theta_.copy(), K, l2=float(model.l2),
+                            penalty_mask=mask.ravel())
+    wrapped.logp_grad_fn = glm_logp_grads(d, K, fi)
+    return wrapped
 
 
 def _jacobian_theta(f, theta, out_shape):
@@ -155,7 +185,7 @@ def _jacobian_theta(f, theta, out_shape):
     return jacobian(f)(theta)
 
 
-def _row_chunks(n, size=4096):
+def _row_chunks(n, size=1 << 15):
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
 
@@ -204,6 +234,8 @@ class _Pieces:
     def dlogP_dtheta(self):
         """(m, K, p)."""
         m, K = self.X.shape[0], self.b.K
+        if self.b.fast is not None:
+            return self._get("A", lambda: np.asarray(self.b.fast(self.b.theta, self.X)))
         f = lambda th: self.b.model.log_proba_fn(th, self.X)
         return self._get("A", lambda: np.asarray(_jacobian_theta(f, self.b.theta, (m, K))))
 
@@ -219,6 +251,15 @@ class _Pieces:
     def M(self):
         """(m, p, d): M_i = d/dx grad_theta L_i, from the Jacobian of X -> grad_theta sum_i L_i."""
         def make():
+            if self.b.fast is not None:  # d forward passes, one per input feature
+                f = self.b.loss_grads_of_x(self.y)
+                jvp = make_jvp(f)(self.X)
+                cols = []
+                for j in range(self.X.shape[1]):
+                    E = np.zeros_like(self.X)
+                    E[:, j] = 1.0
+                    cols.append(jvp(E)[1])
+                return np.stack(cols, axis=-1)
             g = lambda X: grad(self.b.model.loss_sum_fn)(self.b.theta, X, self.y)
             return np.transpose(jacobian(g)(self.X), (1, 0, 2))
         return self._get("M", make)
@@ -250,7 +291,13 @@ class AutogradBackend:
         self.K = model.n_classes_
         self.theta = model.theta_
         self.p = self.theta.size
-        self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // (self.p * self.d))))
+        # Per-sample log-probability gradients traceable in X (fit_mlp networks,
+        # wrapped GLMs): they turn every M_i^T w_i into one reverse pass and
+        # every M_i u_i into one forward pass, independent of p.
+        self.fast = getattr(model, "logp_grad_fn", None)
+        # Largest per-chunk block: (rows, p, d) mixed partials, or (rows, K, p) on the fast path.
+        width = self.K * self.p if self.fast is not None else self.p * self.d
+        self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // width)))
         g = self.risk_grad(self.theta)
         check_minimiser(g, float(np.max(np.abs(X))), grad_rtol)
         self.grad_norm = float(np.linalg.norm(g))
@@ -293,10 +340,23 @@ class AutogradBackend:
         f = lambda Xv: anp.dot(grad(self.model.loss_sum_fn)(self.theta, Xv, y), w)
         return grad(f)(X)
 
+    def loss_grads_of_x(self, y):
+        """``X -> grad_theta L(y_i, x_i)`` per row (m, p), traceable in X (fast path only)."""
+        onehot = np.eye(self.K)[y][:, :, None]
+        return lambda Xv: -anp.sum(self.fast(self.theta, Xv) * onehot, axis=1)
+
     def mixed(self, X, y, U, pieces=None):
         """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
         pcs = pieces or self.pieces(X, y)
+        if self.fast is not None and "M" not in pcs._cache:
+            jvp = make_jvp(self.loss_grads_of_x(y))(X)
+            return np.stack([jvp(np.ascontiguousarray(U[:, :, j]))[1] for j in range(U.shape[2])], axis=1)
         return np.einsum("ipd,idj->ijp", pcs.M, U)
+
+    def _mixed_T_rows(self, X, y, W):
+        """``M_i^T w_i`` (m, d) for a different w_i per row, W (m, p): one reverse pass."""
+        f = self.loss_grads_of_x(y)
+        return grad(lambda Xv: anp.sum(f(Xv) * W))(X)
 
     def metric_factor(self, X, y, pieces=None):
         """F_i (m, d, K) with ``G_i = F_i F_i^T``, columns ``sqrt(P_c) v_ic`` (eq. 2.3)."""
@@ -305,7 +365,11 @@ class AutogradBackend:
         m, K, p = A.shape
         HA = self.H_inv.matmat(A.reshape(m * K, p).T).T.reshape(m, K, p)
         # v_ic = D_i^T grad_theta log P_c + grad_x log P_c, with D_i = -(1/n) H^{-1} M_i
-        V = -np.einsum("ipd,ikp->idk", pcs.M, HA) / self.n + np.transpose(pcs.dlogP_dx, (0, 2, 1))
+        if self.fast is not None and "M" not in pcs._cache:
+            MtHA = np.stack([self._mixed_T_rows(X, y, HA[:, c]) for c in range(K)], axis=2)
+        else:
+            MtHA = np.einsum("ipd,ikp->idk", pcs.M, HA)
+        V = -MtHA / self.n + np.transpose(pcs.dlogP_dx, (0, 2, 1))
         return V * np.sqrt(np.exp(pcs.logP))[:, None, :]
 
 

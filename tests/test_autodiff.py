@@ -218,3 +218,21 @@ def test_kfac_refuses_models_it_cannot_factor():
     model = li.LogisticRegression(l2=0.1).fit(X, y)
     with pytest.raises(li.InputError, match="fit_mlp"):
         li.LocalInfluence(model, X, y, backend="autograd", curvature="kfac")
+
+
+def test_per_sample_gradient_path_equals_generic_jacobians():
+    """fit_mlp networks carry closed-form per-sample gradients (one pass per class);
+    switching them off falls back to p-pass Jacobians. Both must agree to round-off."""
+    X, y = mlp_problem(3)
+    model = li.fit_mlp(X, y, hidden=(4, 3), activation="tanh", l2=3e-3)
+    fast = li.LocalInfluence(model, X, y)
+    assert fast.backend_.fast is not None
+    saved, model.logp_grad_fn = model.logp_grad_fn, None
+    try:
+        generic = li.LocalInfluence(model, X, y)
+    finally:
+        model.logp_grad_fn = saved
+    assert generic.backend_.fast is None
+    for f in (lambda z: z.fi_util(X, y), lambda z: z.fi(X[:3], y[:3]), lambda z: z.metric(5),
+              lambda z: z.dtheta_domega(5), lambda z: z.influence_value(X, y)):
+        assert rel_err(f(fast), f(generic)) <= TOL
