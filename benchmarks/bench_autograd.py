@@ -6,7 +6,8 @@ Prints
   1. FI_util time, autograd backend / reference backend, logistic regression,
      n = 20000, d = 50 (goal <= 5), with the max relative difference;
   2. for a small tanh network, FI_util and influence_value with exact, K-FAC,
-     CG and LiSSA curvature: time, relative error, and for FI_util the
+     KFSVD (K-FAC + rank-1 SVD of M_i), rank-1 SVD with the exact Hessian, CG
+     and LiSSA: time, relative error, and for FI_util the
      Spearman correlation and top-b overlap with exact.
 """
 
@@ -46,8 +47,12 @@ def curvatures(n):
     print(f"[2] tanh MLP 2-8-8-1, n={n}, p={model.theta_.size}: FI_util / IV by curvature")
     base = {}
     from scipy.stats import spearmanr
-    for name, opts in [("exact", {}), ("kfac", {}), ("cg", {"tol": 1e-10}), ("lissa", {"depth": 500})]:
-        t, inf = timed(lambda: li.LocalInfluence(model, X, y, curvature=name, curvature_options=opts))
+    runs = [("exact", "exact", {}, None), ("kfac", "kfac", {}, None),
+            ("kfsvd1", "kfac", {}, 1), ("svd1", "exact", {}, 1),
+            ("cg", "cg", {"tol": 1e-10}, None), ("lissa", "lissa", {"depth": 500}, None)]
+    for name, curv, opts, k in runs:
+        t, inf = timed(lambda: li.LocalInfluence(model, X, y, curvature=curv, curvature_options=opts,
+                                                 svd_rank=k))
         t_iv, iv = timed(lambda: inf.influence_value(X, y))
         if name != "lissa":  # LiSSA costs `depth` HVPs per right-hand side; FI_util needs n K of them
             t_fi, fi = timed(lambda: inf.fi_util(X, y))

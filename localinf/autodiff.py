@@ -251,6 +251,8 @@ class _Pieces:
     def M(self):
         """(m, p, d): M_i = d/dx grad_theta L_i, from the Jacobian of X -> grad_theta sum_i L_i."""
         def make():
+            if self.b.svd_rank is not None:
+                return self.b.truncated_mixed(self.X, self.y)
             if self.b.fast is not None:  # d forward passes, one per input feature
                 f = self.b.loss_grads_of_x(self.y)
                 jvp = make_jvp(f)(self.X)
@@ -284,7 +286,7 @@ class AutogradBackend:
     """
 
     def __init__(self, model, X, y, curvature="exact", curvature_options=None,
-                 chunk_size=None, grad_rtol=1e-6):
+                 chunk_size=None, grad_rtol=1e-6, svd_rank=None):
         self.model = model
         self.X, self.y = X, y
         self.n, self.d = X.shape
@@ -295,6 +297,12 @@ class AutogradBackend:
         # wrapped GLMs): they turn every M_i^T w_i into one reverse pass and
         # every M_i u_i into one forward pass, independent of p.
         self.fast = getattr(model, "logp_grad_fn", None)
+        if svd_rank is not None:
+            if self.fast is None:
+                raise InputError("svd_rank needs per-sample gradients (a fit_mlp network or a GLM)")
+            if not isinstance(svd_rank, (int, np.integer)) or not 1 <= svd_rank <= X.shape[1]:
+                raise InputError(f"svd_rank must be an integer in 1..{X.shape[1]}; got {svd_rank!r}")
+        self.svd_rank = svd_rank
         # Largest per-chunk block: (rows, p, d) mixed partials, or (rows, K, p) on the fast path.
         width = self.K * self.p if self.fast is not None else self.p * self.d
         self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // width)))
@@ -335,8 +343,9 @@ class AutogradBackend:
     def mixed_T(self, X, y, w, pieces=None):
         """``M_i^T w`` (m, d). Without cached pieces: one reverse pass of
         ``X -> grad_X (w . grad_theta sum_i L_i)``, independent of the number of rows."""
-        if pieces is not None and "M" in pieces._cache:
-            return np.einsum("ipd,p->id", pieces.M, w)
+        if self.svd_rank is not None or (pieces is not None and "M" in pieces._cache):
+            pcs = pieces or self.pieces(X, y)
+            return np.einsum("ipd,p->id", pcs.M, w)
         f = lambda Xv: anp.dot(grad(self.model.loss_sum_fn)(self.theta, Xv, y), w)
         return grad(f)(X)
 
@@ -348,10 +357,35 @@ class AutogradBackend:
     def mixed(self, X, y, U, pieces=None):
         """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
         pcs = pieces or self.pieces(X, y)
-        if self.fast is not None and "M" not in pcs._cache:
+        if self.fast is not None and self.svd_rank is None and "M" not in pcs._cache:
             jvp = make_jvp(self.loss_grads_of_x(y))(X)
             return np.stack([jvp(np.ascontiguousarray(U[:, :, j]))[1] for j in range(U.shape[2])], axis=1)
         return np.einsum("ipd,idj->ijp", pcs.M, U)
+
+    def truncated_mixed(self, X, y):
+        """Rank-k truncations of M_i (m, p, d) from matrix-vector products only (KFSVD).
+
+        For each row, ``M_i v`` is a forward pass and ``M_i^T u`` a reverse pass
+        of the row's parameter gradient as a function of x_i; scipy's ``svds``
+        (Lanczos) on that LinearOperator gives the k leading singular triplets
+        (with k = d, the d products ``M_i e_j`` give M_i exactly).
+        """
+        from scipy.sparse.linalg import LinearOperator as LO, svds
+        k, (m, d), p = self.svd_rank, X.shape, self.p
+        out = np.empty((m, p, d))
+        for i in range(m):  # the paper's per-sample iteration; each product is one pass on one row
+            xi, yi = X[i:i + 1], y[i:i + 1]
+            f = self.loss_grads_of_x(yi)
+            jvp = make_jvp(f)(xi)
+            mv = lambda v: np.asarray(jvp(np.reshape(v, (1, d)))[1]).ravel()
+            rmv = lambda u: np.asarray(grad(lambda xv: anp.sum(f(xv)[0] * u))(xi)).ravel()
+            if k >= min(p, d):
+                out[i] = np.column_stack([mv(e) for e in np.eye(d)])
+                continue
+            op = LO((p, d), matvec=mv, rmatvec=rmv, dtype=np.float64)
+            U, S, Vt = svds(op, k=k, random_state=0)
+            out[i] = (U * S) @ Vt
+        return out
 
     def _mixed_T_rows(self, X, y, W):
         """``M_i^T w_i`` (m, d) for a different w_i per row, W (m, p): one reverse pass."""
@@ -365,7 +399,7 @@ class AutogradBackend:
         m, K, p = A.shape
         HA = self.H_inv.matmat(A.reshape(m * K, p).T).T.reshape(m, K, p)
         # v_ic = D_i^T grad_theta log P_c + grad_x log P_c, with D_i = -(1/n) H^{-1} M_i
-        if self.fast is not None and "M" not in pcs._cache:
+        if self.fast is not None and self.svd_rank is None and "M" not in pcs._cache:
             MtHA = np.stack([self._mixed_T_rows(X, y, HA[:, c]) for c in range(K)], axis=2)
         else:
             MtHA = np.einsum("ipd,ikp->idk", pcs.M, HA)

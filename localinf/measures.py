@@ -62,6 +62,10 @@ class LocalInfluence:
         How the autograd backend applies ``H^{-1}`` (see
         :func:`localinf.curvature.make_curvature`); ``curvature_options`` are
         passed on (``damping``, ``tol``, ``depth``, ...).
+    svd_rank : int, optional
+        Autograd backend only: replace every mixed partial M_i by its rank-k
+        truncated SVD computed from matrix-vector products (the paper's KFSVD
+        with ``curvature="kfac"``, Algorithms 5 and 7). None: exact M_i.
     grad_rtol : float, default 1e-6
         The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
         on (X, y); influence formulas are derivatives at the minimiser.
@@ -75,7 +79,7 @@ class LocalInfluence:
     """
 
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
-                 curvature="exact", curvature_options=None, grad_rtol=1e-6):
+                 curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None):
         from .autodiff import AutogradBackend, AutogradModel, check_autograd_inputs, from_glm
         if backend not in ("auto", "reference", "autograd"):
             raise InputError(f"backend must be 'auto', 'reference' or 'autograd'; got {backend!r}")
@@ -97,8 +101,11 @@ class LocalInfluence:
             X, y = check_autograd_inputs(model, X, y)
             self.backend_ = AutogradBackend(model, X, y, curvature=curvature,
                                             curvature_options=curvature_options,
-                                            chunk_size=chunk_size, grad_rtol=grad_rtol)
+                                            chunk_size=chunk_size, grad_rtol=grad_rtol,
+                                            svd_rank=svd_rank)
         else:
+            if svd_rank is not None:
+                raise InputError("svd_rank (KFSVD) needs backend='autograd'")
             if curvature != "exact":
                 raise InputError("the reference backend solves with the exact Hessian; "
                                  "use backend='autograd' for other curvature choices")

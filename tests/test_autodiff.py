@@ -236,3 +236,34 @@ def test_per_sample_gradient_path_equals_generic_jacobians():
     for f in (lambda z: z.fi_util(X, y), lambda z: z.fi(X[:3], y[:3]), lambda z: z.metric(5),
               lambda z: z.dtheta_domega(5), lambda z: z.influence_value(X, y)):
         assert rel_err(f(fast), f(generic)) <= TOL
+
+
+def kfsvd_problem():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(24, 3))
+    y = ((X[:, 0] ** 2 + X[:, 1] - X[:, 2] + 0.3 * rng.normal(size=24)) > 0.5).astype(int)
+    return X, y, li.fit_mlp(X, y, hidden=(4,), activation="tanh", l2=3e-3)
+
+
+def test_truncated_mixed_partials_are_optimal_rank_k():
+    """Eckart-Young: ||M_i - M_i^(k)||_F equals the root sum of the trailing squared
+    singular values of the exact M_i, and the truncation has rank k."""
+    X, y, model = kfsvd_problem()
+    exact = li.LocalInfluence(model, X, y)
+    for k in (1, 2):
+        trunc = li.LocalInfluence(model, X, y, svd_rank=k)
+        for i in (0, 9):
+            M, Mk = exact.mixed_partial(i), trunc.mixed_partial(i)
+            s = np.linalg.svd(M, compute_uv=False)
+            assert np.linalg.norm(M - Mk) == pytest.approx(np.sqrt(np.sum(s[k:] ** 2)), rel=1e-6)
+            assert np.linalg.matrix_rank(Mk, tol=1e-10 * s[0]) == k
+
+
+def test_kfsvd_at_full_rank_with_exact_hessian_is_exact_fi():
+    X, y, model = kfsvd_problem()
+    exact = li.LocalInfluence(model, X, y)
+    full = li.LocalInfluence(model, X, y, svd_rank=X.shape[1])
+    assert rel_err(full.fi_util(X, y), exact.fi_util(X, y)) <= TOL
+    assert rel_err(full.fi(X[:2], y[:2]), exact.fi(X[:2], y[:2])) <= TOL
+    with pytest.raises(li.InputError, match="svd_rank"):
+        li.LocalInfluence(model, X, y, svd_rank=4)
