@@ -12,13 +12,13 @@ from .measures import LocalInfluence
 from .invariance import InvarianceResult, check_invariance
 from .curvature import CGInverse, DampedInverse, InverseHessian, LissaInverse
 from .autodiff import AutogradModel, from_glm, glm_logits
-from .nn import fit_mlp, init_mlp, mlp_logits
+from .nn import fit_mlp, init_mlp, last_layer, mlp_logits
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LogisticRegression", "SoftmaxRegression", "LocalInfluence", "check_invariance",
     "InvarianceResult", "InverseHessian", "DampedInverse", "CGInverse", "LissaInverse",
-    "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "mlp_logits", "LocalInfluenceError", "InputError",
+    "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "last_layer", "mlp_logits", "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
 ]

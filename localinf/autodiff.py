@@ -102,6 +102,30 @@ class AutogradModel:
     def penalty_fn(self, theta):
         return self.l2 * anp.sum(self.penalty_mask * theta ** 2)
 
+    def restrict(self, free):
+        """The same model with only the parameters ``theta[free]`` free, the rest frozen.
+
+        Influence is then computed over the free parameters only (D_i, H and the
+        gradients in eq. 2.2-2.3 restricted to them), while perturbations stay
+        on the input x. ``free`` is a boolean mask or an index array over theta_.
+        """
+        idx = np.flatnonzero(np.asarray(free)) if np.asarray(free).dtype == bool else np.asarray(free)
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.theta_.size:
+            raise InputError(f"free must select parameters among 0..{self.theta_.size - 1}")
+        full, unflatten = self.theta_.copy(), self.unflatten
+        base = np.zeros_like(full)
+        base[np.setdiff1d(np.arange(full.size), idx)] = full[np.setdiff1d(np.arange(full.size), idx)]
+        embed = np.zeros((idx.size, full.size))
+        embed[np.arange(idx.size), idx] = 1.0
+        expand = lambda t: base + anp.dot(t, embed)  # traceable scatter of the free entries
+        sub = AutogradModel(lambda t, X: self.logits(unflatten(expand(t)), X), full[idx],
+                            self.n_classes_, l2=self.l2, penalty_mask=self.penalty_mask[idx])
+        parent_fast = getattr(self, "logp_grad_fn", None)
+        if parent_fast is not None:
+            sub.logp_grad_fn = lambda t, X: parent_fast(expand(t), X)[:, :, idx]
+        sub.free_ = idx
+        return sub
+
     # -- fitted-model conveniences ---------------------------------------------
     def predict_proba(self, X):
         X = check_matrix(X, "X")

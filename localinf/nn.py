@@ -201,3 +201,17 @@ def mlp_logp_grads(model):
         return anp.stack(per_class, axis=1)
 
     return logp_grads
+
+
+def last_layer(model):
+    """Restrict a fit_mlp network to its last layer's parameters (weights and biases).
+
+    As in the paper's image experiments: curvature and parameter derivatives
+    over the last layer only, the perturbation still on the input x, so the
+    chain rules run through the whole (frozen) network.
+    """
+    if not hasattr(model, "layer_sizes_"):
+        raise InputError("last_layer needs a network fitted by localinf.fit_mlp")
+    a, b = model.layer_sizes_[-2], model.layer_sizes_[-1]
+    p = model.theta_.size
+    return model.restrict(np.arange(p - (a + 1) * b, p))

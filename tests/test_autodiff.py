@@ -267,3 +267,35 @@ def test_kfsvd_at_full_rank_with_exact_hessian_is_exact_fi():
     assert rel_err(full.fi(X[:2], y[:2]), exact.fi(X[:2], y[:2])) <= TOL
     with pytest.raises(li.InputError, match="svd_rank"):
         li.LocalInfluence(model, X, y, svd_rank=4)
+
+
+def test_last_layer_restriction_uses_the_blocks_of_the_full_model():
+    """Last-layer influence: H is the last-layer block of the full H, D_i = -(1/n) H_LL^{-1} M_i[LL],
+    and FI_util follows from those ingredients (computed here from the full model)."""
+    X, y = mlp_problem(5)
+    n = len(y)
+    model = li.fit_mlp(X, y, hidden=(4, 3), activation="tanh", l2=3e-3)
+    full = li.LocalInfluence(model, X, y)
+    sub = li.last_layer(model)
+    idx = sub.free_
+    assert idx.size == (3 + 1) * 1
+    ll = li.LocalInfluence(sub, X, y)
+    H_LL = full.H_inv_.hessian[np.ix_(idx, idx)]
+    assert rel_err(ll.H_inv_.hessian, H_LL) <= TOL
+    gbar = full.backend_.loss_grad(X, y).mean(axis=0)[idx]
+    want = np.empty(n)
+    for i in range(n):
+        D = -np.linalg.solve(H_LL, full.mixed_partial(i)[idx]) / n
+        if i == 7:
+            assert rel_err(ll.dtheta_domega(i), D) <= TOL
+        # metric from full-model per-class gradients restricted to the last layer
+        A = full.backend_.pieces(X[i:i + 1], y[i:i + 1]).dlogP_dtheta[0][:, idx]  # (K, |LL|)
+        Bx = full.backend_.pieces(X[i:i + 1], y[i:i + 1]).dlogP_dx[0]  # (K, d)
+        P = model.predict_proba(X[i:i + 1])[0]
+        V = A @ D + Bx
+        G = (V.T * P) @ V
+        g = D.T @ gbar
+        want[i] = g @ np.linalg.pinv(G, rcond=1e-10, hermitian=True) @ g
+    assert rel_err(ll.fi_util(X, y), want) <= TOL
+    with pytest.raises(li.InputError, match="fit_mlp"):
+        li.last_layer(li.AutogradModel(lambda p, X: X @ p, np.ones(2), 2))
