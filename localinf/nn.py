@@ -56,7 +56,8 @@ def init_mlp(sizes, seed=0):
 
 
 def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3, seed=0,
-            tol=1e-9, maxiter=20000, newton_polish=True, penalize_bias=True, init=None):
+            tol=1e-9, maxiter=20000, newton_polish=True, penalize_bias=True, init=None,
+            method="lbfgs", epochs=50, batch_size=128, learning_rate=1e-3, finish=True):
     """Fit a dense network by penalised maximum likelihood.
 
     Parameters
@@ -83,6 +84,14 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         L-BFGS stops when ``max|grad R| <= tol``. After the Newton polish the
         fit is refused (:class:`NotConvergedError`) if ``max|grad R|`` is still
         above ``max(tol, 1e-6)``, the default acceptance of :class:`LocalInfluence`.
+    method : {"lbfgs", "adam"}
+        ``"adam"``: ``epochs`` of minibatch Adam (``batch_size``,
+        ``learning_rate``, shuffled with ``seed``) for networks too large for
+        full-batch L-BFGS from a random start; with ``finish=True`` (default)
+        full-batch L-BFGS and the Newton polish then take it to the minimiser.
+        With ``finish=False`` the result is only approximate: ``grad_norm_``
+        says how far, and :class:`LocalInfluence` refuses it unless
+        ``grad_rtol`` is loosened accordingly.
     init : list of (W, b), optional
         Starting parameters (a warm start, e.g. for refits after a small
         perturbation of the data); default: Glorot-scaled random from ``seed``.
@@ -114,8 +123,23 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         r = model.loss_sum_fn(theta, X, y) / n + model.penalty_fn(theta)
         return r
 
+    if method not in ("lbfgs", "adam"):
+        raise InputError(f"method must be 'lbfgs' or 'adam'; got {method!r}")
+    theta = model.theta_
+    n_iter = 0
+    if method == "adam":
+        theta, n_iter = _adam(model, X, y, theta, epochs, batch_size, learning_rate, seed)
+        if not finish:
+            model.theta_ = np.asarray(theta)
+            model.grad_norm_ = float(np.max(np.abs(grad(fun)(theta))))
+            model.n_iter_ = n_iter
+            model.n_features_in_ = X.shape[1]
+            model.layer_sizes_ = tuple(int(v) for v in sizes)
+            model.activation_ = activation
+            model.logp_grad_fn = mlp_logp_grads(model)
+            return model
     value_grad = lambda th: (float(fun(th)), np.asarray(grad(fun)(th)))
-    res = minimize(value_grad, model.theta_, jac=True, method="L-BFGS-B",
+    res = minimize(value_grad, theta, jac=True, method="L-BFGS-B",
                    options=dict(maxiter=maxiter, gtol=tol, ftol=0.0, maxcor=30))
     theta = res.x
     if newton_polish and theta.size <= 3000:
@@ -127,7 +151,7 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
             "raise maxiter, increase l2, or rescale X")
     model.theta_ = np.asarray(theta)
     model.grad_norm_ = gnorm
-    model.n_iter_ = int(res.nit)
+    model.n_iter_ = n_iter + int(res.nit)
     model.n_features_in_ = X.shape[1]
     model.layer_sizes_ = tuple(int(v) for v in sizes)
     model.activation_ = activation
@@ -215,3 +239,21 @@ def last_layer(model):
     a, b = model.layer_sizes_[-2], model.layer_sizes_[-1]
     p = model.theta_.size
     return model.restrict(np.arange(p - (a + 1) * b, p))
+
+
+def _adam(model, X, y, theta, epochs, batch_size, lr, seed, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Minibatch Adam on R (each minibatch's mean loss plus the full penalty)."""
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    gfun = grad(lambda th, Xb, yb: model.loss_sum_fn(th, Xb, yb) / Xb.shape[0] + model.penalty_fn(th))
+    m1, m2, t = np.zeros_like(theta), np.zeros_like(theta), 0
+    for _ in range(int(epochs)):
+        order = rng.permutation(n)
+        for start in range(0, n, int(batch_size)):
+            rows = order[start:start + int(batch_size)]
+            g = np.asarray(gfun(theta, X[rows], y[rows]))
+            t += 1
+            m1 = beta1 * m1 + (1 - beta1) * g
+            m2 = beta2 * m2 + (1 - beta2) * g * g
+            theta = theta - lr * (m1 / (1 - beta1 ** t)) / (np.sqrt(m2 / (1 - beta2 ** t)) + eps)
+    return theta, t

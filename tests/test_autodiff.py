@@ -299,3 +299,19 @@ def test_last_layer_restriction_uses_the_blocks_of_the_full_model():
     assert rel_err(ll.fi_util(X, y), want) <= TOL
     with pytest.raises(li.InputError, match="fit_mlp"):
         li.last_layer(li.AutogradModel(lambda p, X: X @ p, np.ones(2), 2))
+
+
+def test_adam_fit_then_finish_reaches_the_minimiser():
+    X, y = mlp_problem(6)
+    rough = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=30, batch_size=8,
+                       learning_rate=1e-2, finish=False)
+    assert rough.grad_norm_ > 1e-8  # minibatch Adam alone is only approximate ...
+    with pytest.raises(li.InputError, match="do not minimise"):
+        li.LocalInfluence(rough, X, y, grad_rtol=1e-10)
+    exact = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=30, batch_size=8,
+                       learning_rate=1e-2)
+    assert exact.grad_norm_ < 1e-12  # ... and the L-BFGS + Newton finish makes it exact
+    assert np.isfinite(li.LocalInfluence(exact, X, y).fi_util(X, y)).all()
+    a = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=5, finish=False, seed=3)
+    b = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=5, finish=False, seed=3)
+    assert np.array_equal(a.theta_, b.theta_)  # reproducible from the seed
