@@ -355,10 +355,6 @@ class AutogradBackend:
     def proba(self, X):
         return np.exp(self.model.log_proba_fn(self.theta, X))
 
-    def loss(self, X, y):
-        logP = self.model.log_proba_fn(self.theta, X)
-        return -np.asarray(logP)[np.arange(len(y)), y]
-
     def loss_grad(self, X, y, pieces=None):
         """grad_theta L per sample (m, p)."""
         pcs = pieces or self.pieces(X, y)

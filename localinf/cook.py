@@ -26,6 +26,7 @@ import numbers
 
 import numpy as np
 
+from ._multinomial import design
 from .exceptions import InputError
 
 PERTURBATIONS = ("case-weight", "response", "covariate")
@@ -42,9 +43,7 @@ def _delta_chunks(li, perturbation, covariate):
                              "on the reference backend only")
         s_y = float(np.std(li.y_, ddof=1))
         for sl in li._chunks():
-            Xc = li.X_[sl]
-            xt = np.hstack([Xc, np.ones((len(Xc), 1))]) if b.fit_intercept else Xc
-            yield sl, s_y * xt
+            yield sl, s_y * design(li.X_[sl], b.fit_intercept)
     else:
         if not isinstance(covariate, numbers.Integral) or not 0 <= covariate < li.d_:
             raise InputError(f"covariate must be a column index in 0..{li.d_ - 1} for "

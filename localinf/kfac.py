@@ -21,23 +21,7 @@ from autograd import grad
 from scipy.sparse.linalg import LinearOperator
 
 from .exceptions import InputError
-from .nn import ACTIVATIONS
-
-
-def _forward(model, params, X, offsets=None):
-    """Layer inputs (with the bias column) and the log-probabilities (m, K)."""
-    act = ACTIVATIONS[model.activation_]
-    h, inputs = X, []
-    for l, (W, b) in enumerate(params):
-        inputs.append(h)
-        s = anp.dot(h, W) + b
-        if offsets is not None:
-            s = s + offsets[l]
-        h = act(s) if l < len(params) - 1 else s
-    z = anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1)
-    zmax = anp.max(z, axis=1, keepdims=True)
-    logP = z - zmax - anp.log(anp.sum(anp.exp(z - zmax), axis=1, keepdims=True))
-    return inputs, logP
+from .nn import forward_with_offsets as _forward
 
 
 class KFACInverse(LinearOperator):

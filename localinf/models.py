@@ -72,7 +72,7 @@ class _MultinomialLogit:
         it = 0
         while it < max_iter and np.max(np.abs(grad)) > tol * g0:
             it += 1
-            step = self._newton_step(H, grad, X, y, K, fi, l2, theta, max_eta)
+            step = self._newton_step(H, grad, X, y, K, fi, l2)
             dec = float(grad @ step)
             t = 1.0
             # Below round-off in R the line search cannot see progress; the
@@ -94,7 +94,7 @@ class _MultinomialLogit:
             # Newton converges quadratically: up to two full steps take the
             # gradient from the tolerance down to round-off level.
             for _ in range(2):
-                cand = theta - self._newton_step(H, grad, X, y, K, fi, l2, theta, max_eta)
+                cand = theta - self._newton_step(H, grad, X, y, K, fi, l2)
                 out = risk_derivatives(X, y, cand, K, fi, l2)
                 if np.linalg.norm(out[1]) >= np.linalg.norm(grad):
                     break
@@ -102,7 +102,7 @@ class _MultinomialLogit:
                 R, grad, H, max_eta, _ = out
         converged = bool(np.max(np.abs(grad)) <= tol * g0)
         if l2 == 0.0 and (not converged or max_eta > _ETA_SUSPICIOUS):
-            self._raise_degenerate(X, y, K, fi, l2, theta, max_eta, singular=False,
+            self._raise_degenerate(X, y, K, fi, l2, singular=False,
                                    converged=converged)
         if not converged:
             raise NotConvergedError(
@@ -119,13 +119,13 @@ class _MultinomialLogit:
         self.n_train_ = n
         return self
 
-    def _newton_step(self, H, grad, X, y, K, fi, l2, theta, max_eta):
+    def _newton_step(self, H, grad, X, y, K, fi, l2):
         try:
             return sla.cho_solve(sla.cho_factor(H, lower=True), grad)
         except (np.linalg.LinAlgError, ValueError):
-            self._raise_degenerate(X, y, K, fi, l2, theta, max_eta, singular=True)
+            self._raise_degenerate(X, y, K, fi, l2, singular=True)
 
-    def _raise_degenerate(self, X, y, K, fi, l2, theta, max_eta, singular, converged=True):
+    def _raise_degenerate(self, X, y, K, fi, l2, singular, converged=True):
         if l2 == 0.0 and X.shape[0] <= 200_000 and is_separable(mn.design(X, fi), y, K):
             raise PerfectSeparationError(
                 "X, y: the classes are (quasi-)completely separable, so with l2=0 the "

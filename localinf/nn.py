@@ -130,14 +130,8 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     if method == "adam":
         theta, n_iter = _adam(model, X, y, theta, epochs, batch_size, learning_rate, seed)
         if not finish:
-            model.theta_ = np.asarray(theta)
-            model.grad_norm_ = float(np.max(np.abs(grad(fun)(theta))))
-            model.n_iter_ = n_iter
-            model.n_features_in_ = X.shape[1]
-            model.layer_sizes_ = tuple(int(v) for v in sizes)
-            model.activation_ = activation
-            model.logp_grad_fn = mlp_logp_grads(model)
-            return model
+            gnorm = float(np.max(np.abs(grad(fun)(theta))))
+            return _fitted(model, theta, gnorm, n_iter, X.shape[1], sizes, activation)
     value_grad = lambda th: (float(fun(th)), np.asarray(grad(fun)(th)))
     res = minimize(value_grad, theta, jac=True, method="L-BFGS-B",
                    options=dict(maxiter=maxiter, gtol=tol, ftol=0.0, maxcor=30))
@@ -149,10 +143,15 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         raise NotConvergedError(
             f"fit_mlp stopped with max|grad R| = {gnorm:.2e} after {res.nit} L-BFGS iterations; "
             "raise maxiter, increase l2, or rescale X")
+    return _fitted(model, theta, gnorm, n_iter + int(res.nit), X.shape[1], sizes, activation)
+
+
+def _fitted(model, theta, gnorm, n_iter, n_features, sizes, activation):
+    """Record the fitted state (scikit-learn style attributes ending in _)."""
     model.theta_ = np.asarray(theta)
     model.grad_norm_ = gnorm
-    model.n_iter_ = n_iter + int(res.nit)
-    model.n_features_in_ = X.shape[1]
+    model.n_iter_ = n_iter
+    model.n_features_in_ = n_features
     model.layer_sizes_ = tuple(int(v) for v in sizes)
     model.activation_ = activation
     model.logp_grad_fn = mlp_logp_grads(model)
@@ -188,6 +187,26 @@ def _newton_polish(model, X, y, fun, theta, steps=30):
     return theta
 
 
+def forward_with_offsets(model, params, X, offsets=None):
+    """Layer inputs and log-probabilities (m, K) of a fit_mlp network.
+
+    ``offsets[l]`` (m, units) is added to layer l's pre-activation: the gradient
+    of a sum of per-row outputs with respect to it is the per-row gradient with
+    respect to the pre-activations, which K-FAC and the per-sample gradients need.
+    """
+    act = ACTIVATIONS[model.activation_]
+    h, inputs = X, []
+    for l, (W, b) in enumerate(params):
+        inputs.append(h)
+        s = anp.dot(h, W) + b
+        if offsets is not None:
+            s = s + offsets[l]
+        h = act(s) if l < len(params) - 1 else s
+    z = anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1)
+    zmax = anp.max(z, axis=1, keepdims=True)
+    return inputs, z - zmax - anp.log(anp.sum(anp.exp(z - zmax), axis=1, keepdims=True))
+
+
 def mlp_logp_grads(model):
     """Per-sample ``grad_theta log P(c|x_i)`` for a fit_mlp network, (m, K, p), traceable in X.
 
@@ -196,17 +215,7 @@ def mlp_logp_grads(model):
     per-sample gradients come from one reverse pass per class (for the
     pre-activation gradients) instead of p passes.
     """
-    act = ACTIVATIONS[model.activation_]
-
-    def forward(params, X, offsets):
-        h, inputs = X, []
-        for l, (W, b) in enumerate(params):
-            inputs.append(h)
-            s = anp.dot(h, W) + b + offsets[l]
-            h = act(s) if l < len(params) - 1 else s
-        z = anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1)
-        zmax = anp.max(z, axis=1, keepdims=True)
-        return inputs, z - zmax - anp.log(anp.sum(anp.exp(z - zmax), axis=1, keepdims=True))
+    forward = lambda params, X, offsets: forward_with_offsets(model, params, X, offsets)
 
     def logp_grads(theta, X):
         params = model.unflatten(theta)

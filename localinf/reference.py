@@ -57,7 +57,6 @@ class ReferenceBackend:
                                                     self.l2, chunk=self.chunk_size)
         check_minimiser(grad, max_abs_x, grad_rtol)
         self.grad_norm = float(np.linalg.norm(grad))
-        self.H = H
         self.H_inv = InverseHessian(H)
         # Fortran order: (rows x q) @ H^{-1} runs ~2x faster in BLAS this way.
         self._Hinv = np.asfortranarray(self.H_inv.todense())
@@ -77,11 +76,6 @@ class ReferenceBackend:
 
     def proba(self, X):
         return np.exp(mn.log_proba(mn.design(X, self.fit_intercept), self.W))
-
-    def loss(self, X, y):
-        """Per-sample L (m,)."""
-        logP = mn.log_proba(mn.design(X, self.fit_intercept), self.W)
-        return -logP[np.arange(len(y)), y]
 
     def loss_grad(self, X, y, pieces=None):
         """grad_theta L per sample (m, p)."""
