@@ -30,16 +30,27 @@ import warnings
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, jacobian, make_jvp
+from autograd import grad, jacobian, make_jvp, make_vjp
 from autograd.misc import flatten
-from autograd.scipy.special import logsumexp
+from autograd.tracer import getval
 
 from ._checks import check_labels, check_matrix, check_minimiser, check_nonneg_float
 from .curvature import make_curvature
 from .exceptions import InputError
 
-# Budget in float64 entries for one chunk's (rows, p, d) block of mixed partials.
-_CHUNK_ENTRIES = 1 << 21
+# Budget in float64 entries (64 MiB) for the largest per-chunk block.
+_CHUNK_ENTRIES = 1 << 23
+
+
+def log_softmax(z):
+    """Row-wise ``z - log sum exp z`` (m, K), traceable to any order.
+
+    The shift by the row maximum is a constant to autograd (``getval``): the
+    result does not depend on it, so its derivative contributes nothing, and
+    leaving it out of the trace keeps nested derivatives cheap.
+    """
+    zc = z - np.max(getval(z), axis=1, keepdims=True)
+    return zc - anp.log(anp.sum(anp.exp(zc), axis=1, keepdims=True))
 
 
 class AutogradModel:
@@ -91,7 +102,7 @@ class AutogradModel:
         z = self.logits(self.unflatten(theta), X)
         if z.ndim == 1:
             z = anp.stack([anp.zeros(z.shape[0]), z], axis=1)
-        return z - logsumexp(z, axis=1, keepdims=True)
+        return log_softmax(z)
 
     def loss_sum_fn(self, theta, X, y):
         """``sum_i L(y_i, x_i; theta)`` over the rows given."""
@@ -157,30 +168,37 @@ def glm_logits(n_features, n_classes, fit_intercept=True):
 
     def logits(theta, X):
         W = anp.reshape(theta, (n_classes - 1, q))
-        eta = anp.dot(X, W[:, :n_features].T)
-        if fit_intercept:
-            eta = eta + W[:, n_features]
+        eta = anp.dot(_augment(X, fit_intercept), W.T)
         return anp.concatenate([anp.zeros((X.shape[0], 1)), eta], axis=1)
 
     return logits
+
+
+def _augment(X, fit_intercept):
+    """``[X, 1]`` when there is an intercept (no traced indexing: see glm_logp_grads)."""
+    return anp.concatenate([X, np.ones((X.shape[0], 1))], axis=1) if fit_intercept else X
 
 
 def glm_logp_grads(n_features, n_classes, fit_intercept=True):
     """Per-sample ``grad_theta log P(c|x_i)`` (m, K, p) of the multinomial logit, traceable in X.
 
     ``grad_theta log P_c = vec(xt (e_c - pi)^T)`` in localinf's class-major layout.
+    Written with reshapes and products by constant matrices rather than
+    indexing: autograd differentiates an index through ``np.add.at``, which
+    dominates the cost of the reverse passes at large n.
     """
     q = n_features + int(fit_intercept)
     logits = glm_logits(n_features, n_classes, fit_intercept)
+    K, k1 = n_classes, n_classes - 1
+    E = np.eye(K)[:, 1:]  # (K, K-1): picks classes 1..K-1
 
     def logp_grads(theta, X):
         m = X.shape[0]
-        z = logits(theta, X)
-        P = anp.exp(z - logsumexp(z, axis=1, keepdims=True))
-        E = np.eye(n_classes)[:, 1:]  # (K, K-1): e_c restricted to classes 1..K-1
-        R = E[None, :, :] - P[:, None, 1:]  # (m, K, K-1)
-        xt = anp.concatenate([X, anp.ones((m, 1))], axis=1) if fit_intercept else X
-        return anp.reshape(R[:, :, :, None] * xt[:, None, None, :], (m, n_classes, (n_classes - 1) * q))
+        P = anp.exp(log_softmax(logits(theta, X)))
+        R = E[None, :, :] - anp.reshape(anp.dot(P, E), (m, 1, k1))  # (m, K, K-1): e_c - pi
+        xt = _augment(X, fit_intercept)
+        return anp.reshape(anp.reshape(R, (m, K, k1, 1)) * anp.reshape(xt, (m, 1, 1, q)),
+                           (m, K, k1 * q))
 
     return logp_grads
 
@@ -195,6 +213,7 @@ def from_glm(model):
     wrapped = AutogradModel(glm_logits(d, K, fi), model.theta_.copy(), K, l2=float(model.l2),
                             penalty_mask=mask.ravel())
     wrapped.logp_grad_fn = glm_logp_grads(d, K, fi)
+    wrapped.linear_in_params = True
     return wrapped
 
 
@@ -234,12 +253,35 @@ def risk_hvp(model, X, y, theta, v):
 
 
 def risk_hessian(model, X, y, theta):
-    """Dense H (p, p) from p Hessian-vector products."""
-    return np.column_stack([risk_hvp(model, X, y, theta, e) for e in np.eye(theta.size)])
+    """Dense H (p, p), row by row, as the Jacobian of the gradient.
+
+    Per row chunk the gradient computation is traced once; each row of H is
+    then one reverse pass through that trace (reverse-over-reverse), which
+    costs about half a fresh Hessian-vector product.
+    """
+    p = theta.size
+    H = np.zeros((p, p))
+    e = np.zeros(p)
+    for sl in _row_chunks(X.shape[0]):
+        vjp, _ = make_vjp(grad(model.loss_sum_fn))(theta, X[sl], y[sl])
+        for j in range(p):
+            e[j] = 1.0
+            H[j] += vjp(e)
+            e[j] = 0.0
+    H /= X.shape[0]
+    H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
+    return H
 
 
 class _Pieces:
-    """Per-chunk derivatives, each computed on first use."""
+    """Per-chunk derivatives, each computed on first use.
+
+    The mixed partials enter the measures only through three products, which
+    this class supplies in whichever form is held: ``M_i^T w`` for one w,
+    ``M_i^T w_ia`` for a stack of per-row vectors, and ``M_i u_ij``. With
+    ``svd_rank`` the chunk holds rank-k factors ``M_i ~ (U_i S_i) V_i^T``
+    instead of M_i, so memory is O(m p k) rather than O(m p d).
+    """
 
     def __init__(self, backend, X, y):
         self.b, self.X, self.y = backend, X, y
@@ -264,19 +306,33 @@ class _Pieces:
         return self._get("A", lambda: np.asarray(_jacobian_theta(f, self.b.theta, (m, K))))
 
     @property
-    def dlogP_dx(self):
-        """(m, K, d): row i's log-probabilities depend on x_i only, so one pass per class."""
+    def dlogP_dx_diff(self):
+        """``grad_x (log P_a - log P_0)`` (m, K-1, d) for a = 1..K-1.
+
+        Row i's log-probabilities depend on x_i only, so one reverse pass per
+        class difference gives every row.
+        """
+        C = np.eye(self.b.K)[:, 1:] - np.eye(self.b.K)[:, :1]  # (K, K-1)
+
         def make():
-            f = lambda X: anp.sum(self.b.model.log_proba_fn(self.b.theta, X), axis=0)
+            f = lambda X: anp.sum(anp.dot(self.b.model.log_proba_fn(self.b.theta, X), C), axis=0)
             return np.transpose(jacobian(f)(self.X), (1, 0, 2))
         return self._get("Bx", make)
 
     @property
+    def has_M(self):
+        """Whether M_i (or its factors) is held, rather than applied pass by pass."""
+        return "M" in self._cache or "Mk" in self._cache or self.b.fast is None \
+            or self.b.svd_rank is not None
+
+    @property
     def M(self):
-        """(m, p, d): M_i = d/dx grad_theta L_i, from the Jacobian of X -> grad_theta sum_i L_i."""
+        """(m, p, d): M_i = d/dx grad_theta L_i (rank-k truncated when svd_rank is set)."""
+        if self.b.svd_rank is not None:
+            US, V = self.factors
+            return np.einsum("ipk,idk->ipd", US, V)
+
         def make():
-            if self.b.svd_rank is not None:
-                return self.b.truncated_mixed(self.X, self.y)
             if self.b.fast is not None:  # d forward passes, one per input feature
                 f = self.b.loss_grads_of_x(self.y)
                 jvp = make_jvp(f)(self.X)
@@ -289,6 +345,32 @@ class _Pieces:
             g = lambda X: grad(self.b.model.loss_sum_fn)(self.b.theta, X, self.y)
             return np.transpose(jacobian(g)(self.X), (1, 0, 2))
         return self._get("M", make)
+
+    @property
+    def factors(self):
+        """``(U S (m, p, k), V (m, d, k))`` of the rank-k truncations (svd_rank only)."""
+        return self._get("Mk", lambda: self.b.truncated_mixed(self.X, self.y))
+
+    def mixed_T(self, w):
+        """``M_i^T w`` (m, d) for one w (p,)."""
+        if self.b.svd_rank is not None:
+            US, V = self.factors
+            return np.einsum("idk,ik->id", V, np.einsum("ipk,p->ik", US, w))
+        return np.einsum("ipd,p->id", self.M, w)
+
+    def mixed_T_batch(self, W):
+        """``M_i^T w_ia`` (m, d, a) for W (m, a, p)."""
+        if self.b.svd_rank is not None:
+            US, V = self.factors
+            return np.einsum("idk,ika->ida", V, np.einsum("ipk,iap->ika", US, W))
+        return np.einsum("ipd,iap->ida", self.M, W)
+
+    def mixed(self, U):
+        """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
+        if self.b.svd_rank is not None:
+            US, V = self.factors
+            return np.einsum("ipr,irj->ijp", US, np.einsum("idr,idj->irj", V, U))
+        return np.einsum("ipd,idj->ijp", self.M, U)
 
 
 class AutogradBackend:
@@ -310,7 +392,7 @@ class AutogradBackend:
     """
 
     def __init__(self, model, X, y, curvature="exact", curvature_options=None,
-                 chunk_size=None, grad_rtol=1e-6, svd_rank=None):
+                 chunk_size=None, grad_rtol=1e-6, svd_rank=None, svd_options=None):
         self.model = model
         self.X, self.y = X, y
         self.n, self.d = X.shape
@@ -327,8 +409,18 @@ class AutogradBackend:
             if not isinstance(svd_rank, (int, np.integer)) or not 1 <= svd_rank <= X.shape[1]:
                 raise InputError(f"svd_rank must be an integer in 1..{X.shape[1]}; got {svd_rank!r}")
         self.svd_rank = svd_rank
-        # Largest per-chunk block: (rows, p, d) mixed partials, or (rows, K, p) on the fast path.
-        width = self.K * self.p if self.fast is not None else self.p * self.d
+        self.svd_options = {"oversample": 10, "n_iter": 2, "seed": 0, **(svd_options or {})}
+        unknown = set(self.svd_options) - {"oversample", "n_iter", "seed"}
+        if unknown:
+            raise InputError(f"svd_options: unknown keys {sorted(unknown)}")
+        # Largest per-chunk block: (rows, p, d) mixed partials, (rows, K, p) on the
+        # fast path, or the (rows, p, l) sketches of KFSVD.
+        if self.fast is None:
+            width = self.p * self.d
+        elif svd_rank is None:
+            width = self.K * self.p
+        else:
+            width = self.p * max(self.K, 2 * min(self.d, svd_rank + self.svd_options["oversample"]))
         self.chunk_size = chunk_size or int(max(1, min(self.n, _CHUNK_ENTRIES // width)))
         g = self.risk_grad(self.theta)
         check_minimiser(g, float(np.max(np.abs(X))), grad_rtol)
@@ -345,8 +437,31 @@ class AutogradBackend:
         return risk_hvp(self.model, self.X, self.y, self.theta, v)
 
     def hessian(self):
-        """Dense H (p, p) at theta_hat."""
-        return risk_hessian(self.model, self.X, self.y, self.theta)
+        """Dense H (p, p) at theta_hat.
+
+        For a model whose logits are linear in theta (``linear_in_params``, set
+        by :func:`from_glm`), the second derivatives of the logits vanish and H
+        is the Fisher ``(1/n) sum_i sum_c P_ic a_ic a_ic^T`` plus the penalty,
+        with ``a_ic = grad_theta log P(c|x_i)`` from the per-sample gradients:
+        one matrix product per chunk instead of p reverse passes. The claim is
+        checked against one Hessian-vector product.
+        """
+        if not (getattr(self.model, "linear_in_params", False) and self.fast is not None):
+            return risk_hessian(self.model, self.X, self.y, self.theta)
+        H = np.zeros((self.p, self.p))
+        for sl in _row_chunks(self.n, self.chunk_size):
+            pcs = self.pieces(self.X[sl], self.y[sl])
+            A = pcs.dlogP_dtheta * np.sqrt(np.exp(pcs.logP))[:, :, None]
+            A = A.reshape(-1, self.p)
+            H += A.T @ A
+        H /= self.n
+        H[np.diag_indices(self.p)] += 2.0 * self.model.l2 * self.model.penalty_mask
+        v = np.random.default_rng(0).standard_normal(self.p)
+        Hv = self.hvp(v)
+        if np.linalg.norm(H @ v - Hv) > 1e-8 * np.linalg.norm(Hv):
+            raise InputError("model.linear_in_params is set, but the Fisher matrix differs from the "
+                             "Hessian: the logits are not linear in the parameters")
+        return H
 
     # -- primitives used by LocalInfluence ------------------------------------
     def pieces(self, X, y):
@@ -361,11 +476,10 @@ class AutogradBackend:
         return -pcs.dlogP_dtheta[np.arange(len(y)), y]
 
     def mixed_T(self, X, y, w, pieces=None):
-        """``M_i^T w`` (m, d). Without cached pieces: one reverse pass of
+        """``M_i^T w`` (m, d). Unless M_i is held: one reverse pass of
         ``X -> grad_X (w . grad_theta sum_i L_i)``, independent of the number of rows."""
-        if self.svd_rank is not None or (pieces is not None and "M" in pieces._cache):
-            pcs = pieces or self.pieces(X, y)
-            return np.einsum("ipd,p->id", pcs.M, w)
+        if pieces is not None and pieces.has_M or self.svd_rank is not None:
+            return (pieces or self.pieces(X, y)).mixed_T(w)
         f = lambda Xv: anp.dot(grad(self.model.loss_sum_fn)(self.theta, Xv, y), w)
         return grad(f)(X)
 
@@ -375,37 +489,57 @@ class AutogradBackend:
         return lambda Xv: -anp.sum(self.fast(self.theta, Xv) * onehot, axis=1)
 
     def mixed(self, X, y, U, pieces=None):
-        """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
+        """``M_i u_ij`` (m, k, p) for U (m, d, k): one forward pass per j unless M_i is held."""
         pcs = pieces or self.pieces(X, y)
-        if self.fast is not None and self.svd_rank is None and "M" not in pcs._cache:
+        if not pcs.has_M:
             jvp = make_jvp(self.loss_grads_of_x(y))(X)
             return np.stack([jvp(np.ascontiguousarray(U[:, :, j]))[1] for j in range(U.shape[2])], axis=1)
-        return np.einsum("ipd,idj->ijp", pcs.M, U)
+        return pcs.mixed(U)
 
     def truncated_mixed(self, X, y):
-        """Rank-k truncations of M_i (m, p, d) from matrix-vector products only (KFSVD).
+        """Rank-k factors of every M_i in the chunk from matrix-vector products (KFSVD).
 
-        For each row, ``M_i v`` is a forward pass and ``M_i^T u`` a reverse pass
-        of the row's parameter gradient as a function of x_i; scipy's ``svds``
-        (Lanczos) on that LinearOperator gives the k leading singular triplets
-        (with k = d, the d products ``M_i e_j`` give M_i exactly).
+        ``M_i v_i`` for a different v_i per row is one forward pass over the
+        chunk and ``M_i^T u_i`` one reverse pass, so a randomized SVD (Halko,
+        Martinsson & Tropp 2011, Alg. 4.4) runs on all rows at once: a sketch
+        ``Y_i = M_i Omega`` with ``l = min(d, k + oversample)`` Gaussian
+        columns, ``n_iter`` power iterations (orthonormalised in between),
+        ``B_i = Q_i^T M_i``, and the SVD of the small ``B_i``. Cost: ``l (2
+        n_iter + 2)`` passes per chunk, whatever p. With ``l = d`` the sketch
+        spans R^d, so ``Q_i B_i = M_i`` and the truncation is the exact
+        rank-k SVD (Eckart-Young); below that its error is at most a modest
+        factor above the optimal one (sigma_{k+1}), and power iterations
+        shrink that factor.
+
+        Returns
+        -------
+        US : ndarray (m, p, k)
+            Left singular vectors scaled by the singular values.
+        V : ndarray (m, d, k)
+            Right singular vectors.
         """
-        from scipy.sparse.linalg import LinearOperator as LO, svds
-        k, (m, d), p = self.svd_rank, X.shape, self.p
-        out = np.empty((m, p, d))
-        for i in range(m):  # the paper's per-sample iteration; each product is one pass on one row
-            xi, yi = X[i:i + 1], y[i:i + 1]
-            f = self.loss_grads_of_x(yi)
-            jvp = make_jvp(f)(xi)
-            mv = lambda v: np.asarray(jvp(np.reshape(v, (1, d)))[1]).ravel()
-            rmv = lambda u: np.asarray(grad(lambda xv: anp.sum(f(xv)[0] * u))(xi)).ravel()
-            if k >= min(p, d):
-                out[i] = np.column_stack([mv(e) for e in np.eye(d)])
-                continue
-            op = LO((p, d), matvec=mv, rmatvec=rmv, dtype=np.float64)
-            U, S, Vt = svds(op, k=k, random_state=0)
-            out[i] = (U * S) @ Vt
-        return out
+        k, (m, d) = self.svd_rank, X.shape
+        opts = self.svd_options
+        l = min(d, k + int(opts["oversample"]))
+        f = self.loss_grads_of_x(y)
+        jvp = make_jvp(f)(X)
+        forward = lambda Z: np.stack([np.asarray(jvp(np.ascontiguousarray(Z[:, :, j]))[1])
+                                      for j in range(Z.shape[2])], axis=2)  # (m, p, l)
+        reverse = lambda Q: np.stack([self._mixed_T_rows(X, y, np.ascontiguousarray(Q[:, :, j]))
+                                      for j in range(Q.shape[2])], axis=2)  # (m, d, l)
+        if l == d:
+            Omega = np.broadcast_to(np.eye(d), (m, d, d))
+        else:
+            Omega = np.random.default_rng(opts["seed"]).standard_normal((m, d, l))
+        Q = np.linalg.qr(forward(Omega))[0]
+        if l < d:
+            for _ in range(int(opts["n_iter"])):
+                Z = np.linalg.qr(reverse(Q))[0]
+                Q = np.linalg.qr(forward(Z))[0]
+        Bt = reverse(Q)  # (m, d, l) = (Q_i^T M_i)^T
+        Vb, S, Ubt = np.linalg.svd(Bt, full_matrices=False)  # Bt = Vb S Ub^T
+        US = np.einsum("ipl,ilk->ipk", Q, np.transpose(Ubt, (0, 2, 1))[:, :, :k]) * S[:, None, :k]
+        return US, np.ascontiguousarray(Vb[:, :, :k])
 
     def _mixed_T_rows(self, X, y, W):
         """``M_i^T w_i`` (m, d) for a different w_i per row, W (m, p): one reverse pass."""
@@ -413,18 +547,35 @@ class AutogradBackend:
         return grad(lambda Xv: anp.sum(f(Xv) * W))(X)
 
     def metric_factor(self, X, y, pieces=None):
-        """F_i (m, d, K) with ``G_i = F_i F_i^T``, columns ``sqrt(P_c) v_ic`` (eq. 2.3)."""
+        """F_i with ``G_i = F_i F_i^T`` (eq. 2.3): (m, d, 1) for K = 2, else (m, d, K).
+
+        ``G_i = sum_c P_c v_ic v_ic^T`` with ``v_ic = D_i^T grad_theta log P_c +
+        grad_x log P_c`` and ``D_i = -(1/n) H^{-1} M_i``. Because
+        ``sum_c P_c v_ic = 0`` (the probabilities sum to one), G_i is the
+        covariance of ``v_ic`` over c ~ P: with ``w_ia = v_ia - v_i0`` and S_i
+        the covariance of the class indicators 1..K-1, ``G_i = W_i S_i W_i^T``.
+        Only the K - 1 differences need a solve and a pass through M_i; for
+        K = 2, ``S_i = P_0 P_1`` and ``F_i = sqrt(P_0 P_1) w_i1``.
+        """
         pcs = pieces or self.pieces(X, y)
         A = pcs.dlogP_dtheta  # (m, K, p)
         m, K, p = A.shape
-        HA = self.H_inv.matmat(A.reshape(m * K, p).T).T.reshape(m, K, p)
-        # v_ic = D_i^T grad_theta log P_c + grad_x log P_c, with D_i = -(1/n) H^{-1} M_i
-        if self.fast is not None and self.svd_rank is None and "M" not in pcs._cache:
-            MtHA = np.stack([self._mixed_T_rows(X, y, HA[:, c]) for c in range(K)], axis=2)
+        Ad = A[:, 1:] - A[:, :1]  # (m, K-1, p)
+        HA = self.H_inv.matmat(Ad.reshape(m * (K - 1), p).T).T.reshape(m, K - 1, p)
+        if pcs.has_M:
+            MtHA = pcs.mixed_T_batch(HA)  # (m, d, K-1)
         else:
-            MtHA = np.einsum("ipd,ikp->idk", pcs.M, HA)
-        V = -MtHA / self.n + np.transpose(pcs.dlogP_dx, (0, 2, 1))
-        return V * np.sqrt(np.exp(pcs.logP))[:, None, :]
+            MtHA = np.stack([self._mixed_T_rows(X, y, HA[:, a]) for a in range(K - 1)], axis=2)
+        W = -MtHA / self.n + np.transpose(pcs.dlogP_dx_diff, (0, 2, 1))  # (m, d, K-1)
+        P = np.exp(pcs.logP)
+        if K == 2:
+            return W * np.sqrt(P[:, 0] * P[:, 1])[:, None, None]
+        # E_i (K-1, K) with E_i E_i^T = S_i: E[a, c] = sqrt(P_c) (1{c = a} - P_a), a = 1..K-1
+        sqrtP = np.sqrt(P)
+        E = -P[:, 1:, None] * sqrtP[:, None, :]
+        idx = np.arange(K - 1)
+        E[:, idx, idx + 1] += sqrtP[:, 1:]
+        return np.einsum("ida,iac->idc", W, E)
 
 
 def check_autograd_inputs(model, X, y):

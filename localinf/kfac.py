@@ -49,7 +49,7 @@ class KFACInverse(LinearOperator):
         # the gradient of sum_i log P_c(x_i) depends on sample i alone.
         gs = []
         for c in range(K):
-            f = lambda offs: -anp.sum(_forward(model, params, X, offs)[1][:, c])
+            f = lambda offs: -anp.sum(anp.dot(_forward(model, params, X, offs)[1], np.eye(K)[c]))
             gs.append([np.asarray(g) for g in grad(f)(zeros)])
         mask_layers = model.unflatten(model.penalty_mask)
         self._blocks, sizes = [], []

@@ -66,6 +66,11 @@ class LocalInfluence:
         Autograd backend only: replace every mixed partial M_i by its rank-k
         truncated SVD computed from matrix-vector products (the paper's KFSVD
         with ``curvature="kfac"``, Algorithms 5 and 7). None: exact M_i.
+    svd_options : dict, optional
+        For ``svd_rank``: ``oversample`` (default 10) extra sketch columns,
+        ``n_iter`` (default 2) power iterations, ``seed`` (default 0) of the
+        Gaussian sketch. See :meth:`AutogradBackend.truncated_mixed`; when
+        ``svd_rank + oversample >= d`` the truncation is exact (no randomness).
     grad_rtol : float, default 1e-6
         The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
         on (X, y); influence formulas are derivatives at the minimiser.
@@ -79,7 +84,8 @@ class LocalInfluence:
     """
 
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
-                 curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None):
+                 curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
+                 svd_options=None):
         from .autodiff import AutogradBackend, AutogradModel, check_autograd_inputs, from_glm
         if backend not in ("auto", "reference", "autograd"):
             raise InputError(f"backend must be 'auto', 'reference' or 'autograd'; got {backend!r}")
@@ -102,7 +108,7 @@ class LocalInfluence:
             self.backend_ = AutogradBackend(model, X, y, curvature=curvature,
                                             curvature_options=curvature_options,
                                             chunk_size=chunk_size, grad_rtol=grad_rtol,
-                                            svd_rank=svd_rank)
+                                            svd_rank=svd_rank, svd_options=svd_options)
         else:
             if svd_rank is not None:
                 raise InputError("svd_rank (KFSVD) needs backend='autograd'")

@@ -14,7 +14,7 @@ from autograd import grad
 from scipy.optimize import minimize
 
 from ._checks import check_labels, check_matrix, check_nonneg_float
-from .autodiff import AutogradModel, risk_hessian
+from .autodiff import AutogradModel, log_softmax, risk_hessian
 from .exceptions import InputError, NotConvergedError
 
 ACTIVATIONS = {
@@ -202,9 +202,7 @@ def forward_with_offsets(model, params, X, offsets=None):
         if offsets is not None:
             s = s + offsets[l]
         h = act(s) if l < len(params) - 1 else s
-    z = anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1)
-    zmax = anp.max(z, axis=1, keepdims=True)
-    return inputs, z - zmax - anp.log(anp.sum(anp.exp(z - zmax), axis=1, keepdims=True))
+    return inputs, log_softmax(anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1))
 
 
 def mlp_logp_grads(model):
@@ -224,12 +222,14 @@ def mlp_logp_grads(model):
         inputs, _ = forward(params, X, zeros)
         per_class = []
         for c in range(model.n_classes_):
-            f = lambda offs, c=c: anp.sum(forward(params, X, offs)[1][:, c])
+            f = lambda offs, c=c: anp.sum(anp.dot(forward(params, X, offs)[1], np.eye(model.n_classes_)[c]))
             deltas = grad(f)(zeros)
             blocks = []
             for a, dl in zip(inputs, deltas):
-                aug = anp.concatenate([a, anp.ones((m, 1))], axis=1)
-                blocks.append(anp.reshape(aug[:, :, None] * dl[:, None, :], (m, -1)))
+                # reshapes, not [:, :, None]: autograd differentiates indexing via np.add.at
+                aug = anp.concatenate([a, np.ones((m, 1))], axis=1)
+                outer = anp.reshape(aug, (m, -1, 1)) * anp.reshape(dl, (m, 1, -1))
+                blocks.append(anp.reshape(outer, (m, -1)))
             per_class.append(anp.concatenate(blocks, axis=1))
         return anp.stack(per_class, axis=1)
 

@@ -8,6 +8,7 @@ the same conditioning caveat as in test_measures for FI).
 
 import numpy as np
 import pytest
+from autograd import jacobian
 from hypothesis import assume, given
 
 import localinf as li
@@ -259,6 +260,46 @@ def test_truncated_mixed_partials_are_optimal_rank_k():
             assert np.linalg.matrix_rank(Mk, tol=1e-10 * s[0]) == k
 
 
+def test_randomized_truncation_is_near_optimal_below_full_sketch():
+    """With a sketch narrower than d (l = k + oversample < d) the randomized SVD is
+    not exact. Halko, Martinsson & Tropp (2011, Cor. 10.10) bound the expected
+    spectral error of the range by ``[1 + sqrt(k/(o-1)) + e sqrt(l)/o sqrt(d-k)]^(1/(2q+1))
+    sigma_{k+1}``, about 1.6 sigma_{k+1} here (k = 1, o = 2, d = 8, q = 2); truncating
+    to rank k adds at most sigma_{k+1}. We check the spectral error against
+    3 sigma_{k+1} per row, and that with l = d it is the optimal sigma_{k+1}."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(30, 8))
+    y = ((X[:, 0] - X[:, 1] ** 2 + 0.5 * X[:, 2] + 0.3 * rng.normal(size=30)) > 0).astype(int)
+    model = li.fit_mlp(X, y, hidden=(5,), activation="tanh", l2=0.01)
+    exact = li.LocalInfluence(model, X, y)
+    sketch = li.LocalInfluence(model, X, y, svd_rank=1, svd_options={"oversample": 2})
+    full = li.LocalInfluence(model, X, y, svd_rank=1, svd_options={"oversample": 7})
+    for i in range(0, 30, 3):
+        M = exact.mixed_partial(i)
+        s = np.linalg.svd(M, compute_uv=False)
+        err = np.linalg.norm(M - sketch.mixed_partial(i), 2)
+        assert err <= 3 * s[1] + 1e-12 * s[0]
+        assert np.linalg.norm(M - full.mixed_partial(i), 2) == pytest.approx(s[1], rel=1e-8)
+    with pytest.raises(li.InputError, match="svd_options"):
+        li.LocalInfluence(model, X, y, svd_rank=1, svd_options={"power": 3})
+
+
+def test_linear_model_hessian_from_per_sample_gradients():
+    """A model declared linear in theta (GLMs via from_glm) gets H as the Fisher of its
+    per-sample gradients; that must equal the reverse-over-reverse Hessian, and a
+    wrong declaration must be caught."""
+    X, y = make_problem(5, 50, 3, 3)
+    model = li.autodiff.from_glm(li.SoftmaxRegression(l2=0.02).fit(X, y))
+    fisher = li.autodiff.AutogradBackend(model, X, y).hessian()
+    direct = li.autodiff.risk_hessian(model, X, y, model.theta_)
+    assert rel_err(fisher, direct) <= 1e-12
+    Xm, ym = mlp_problem()
+    net = li.fit_mlp(Xm, ym, hidden=(3,), l2=0.05)
+    net.linear_in_params = True
+    with pytest.raises(li.InputError, match="not linear"):
+        li.LocalInfluence(net, Xm, ym)
+
+
 def test_kfsvd_at_full_rank_with_exact_hessian_is_exact_fi():
     X, y, model = kfsvd_problem()
     exact = li.LocalInfluence(model, X, y)
@@ -290,7 +331,7 @@ def test_last_layer_restriction_uses_the_blocks_of_the_full_model():
             assert rel_err(ll.dtheta_domega(i), D) <= TOL
         # metric from full-model per-class gradients restricted to the last layer
         A = full.backend_.pieces(X[i:i + 1], y[i:i + 1]).dlogP_dtheta[0][:, idx]  # (K, |LL|)
-        Bx = full.backend_.pieces(X[i:i + 1], y[i:i + 1]).dlogP_dx[0]  # (K, d)
+        Bx = jacobian(lambda x: model.log_proba_fn(model.theta_, x[None])[0])(X[i])  # (K, d)
         P = model.predict_proba(X[i:i + 1])[0]
         V = A @ D + Bx
         G = (V.T * P) @ V
