@@ -23,7 +23,10 @@ per-row parameter gradients as a function autograd can trace in X (fit_mlp
 networks and wrapped GLMs do: outer products of layer inputs and
 pre-activation gradients). Then ``M_i^T w_i`` for a different w_i per row is
 one reverse pass and ``M_i u_i`` one forward pass, independent of p, and M is
-never formed.
+never formed. ``loss_grad_fn(theta, X, y) -> (m, p)``, the per-row gradients
+of the loss alone, makes those passes K times cheaper; ``linear_in_params =
+True`` (logits linear in theta, as for GLMs) lets H be formed from the
+per-row gradients (see :meth:`AutogradBackend.hessian`).
 """
 
 import warnings
@@ -133,7 +136,10 @@ class AutogradModel:
                             self.n_classes_, l2=self.l2, penalty_mask=self.penalty_mask[idx])
         parent_fast = getattr(self, "logp_grad_fn", None)
         if parent_fast is not None:
-            sub.logp_grad_fn = lambda t, X: parent_fast(expand(t), X)[:, :, idx]
+            sub.logp_grad_fn = lambda t, X: anp.dot(parent_fast(expand(t), X), embed.T)
+        parent_loss = getattr(self, "loss_grad_fn", None)
+        if parent_loss is not None:
+            sub.loss_grad_fn = lambda t, X, y: anp.dot(parent_loss(expand(t), X, y), embed.T)
         sub.free_ = idx
         return sub
 
@@ -203,6 +209,21 @@ def glm_logp_grads(n_features, n_classes, fit_intercept=True):
     return logp_grads
 
 
+def glm_loss_grads(n_features, n_classes, fit_intercept=True):
+    """Per-sample ``grad_theta L(y_i, x_i) = vec(xt (pi - e_y)^T)`` (m, p), traceable in X."""
+    q = n_features + int(fit_intercept)
+    logits = glm_logits(n_features, n_classes, fit_intercept)
+    E = np.eye(n_classes)[:, 1:]
+
+    def loss_grads(theta, X, y):
+        m = X.shape[0]
+        R = anp.dot(anp.exp(log_softmax(logits(theta, X))) - np.eye(n_classes)[y], E)  # (m, K-1)
+        xt = _augment(X, fit_intercept)
+        return anp.reshape(anp.reshape(R, (m, -1, 1)) * anp.reshape(xt, (m, 1, q)), (m, -1))
+
+    return loss_grads
+
+
 def from_glm(model):
     """Wrap a fitted LogisticRegression / SoftmaxRegression as an :class:`AutogradModel`."""
     model._check_fitted()
@@ -213,6 +234,7 @@ def from_glm(model):
     wrapped = AutogradModel(glm_logits(d, K, fi), model.theta_.copy(), K, l2=float(model.l2),
                             penalty_mask=mask.ravel())
     wrapped.logp_grad_fn = glm_logp_grads(d, K, fi)
+    wrapped.loss_grad_fn = glm_loss_grads(d, K, fi)
     wrapped.linear_in_params = True
     return wrapped
 
@@ -409,7 +431,7 @@ class AutogradBackend:
             if not isinstance(svd_rank, (int, np.integer)) or not 1 <= svd_rank <= X.shape[1]:
                 raise InputError(f"svd_rank must be an integer in 1..{X.shape[1]}; got {svd_rank!r}")
         self.svd_rank = svd_rank
-        self.svd_options = {"oversample": 10, "n_iter": 2, "seed": 0, **(svd_options or {})}
+        self.svd_options = {"oversample": 5, "n_iter": 1, "seed": 0, **(svd_options or {})}
         unknown = set(self.svd_options) - {"oversample", "n_iter", "seed"}
         if unknown:
             raise InputError(f"svd_options: unknown keys {sorted(unknown)}")
@@ -484,7 +506,14 @@ class AutogradBackend:
         return grad(f)(X)
 
     def loss_grads_of_x(self, y):
-        """``X -> grad_theta L(y_i, x_i)`` per row (m, p), traceable in X (fast path only)."""
+        """``X -> grad_theta L(y_i, x_i)`` per row (m, p), traceable in X (fast path only).
+
+        From the model's ``loss_grad_fn`` when it has one (one class's pass
+        instead of K), else from the per-class ``logp_grad_fn``.
+        """
+        loss_fast = getattr(self.model, "loss_grad_fn", None)
+        if loss_fast is not None:
+            return lambda Xv: loss_fast(self.theta, Xv, y)
         onehot = np.eye(self.K)[y][:, :, None]
         return lambda Xv: -anp.sum(self.fast(self.theta, Xv) * onehot, axis=1)
 

@@ -56,7 +56,7 @@ class InverseHessian(LinearOperator):
                     else "the Cholesky factorisation failed")
         else:
             anorm = float(np.max(np.sum(np.abs(self.hessian), axis=0)))
-            rcond, info = sla.lapack.dpocon(self._cho[0], anorm, lower=1)
+            rcond, info = sla.lapack.dpocon(self._cho[0], anorm, uplo="L")
             desc = f"estimated reciprocal condition number {rcond:.1e}"
         self._rcond = float(rcond)
         if self._cho is None or not self._rcond > rtol:

@@ -67,8 +67,8 @@ class LocalInfluence:
         truncated SVD computed from matrix-vector products (the paper's KFSVD
         with ``curvature="kfac"``, Algorithms 5 and 7). None: exact M_i.
     svd_options : dict, optional
-        For ``svd_rank``: ``oversample`` (default 10) extra sketch columns,
-        ``n_iter`` (default 2) power iterations, ``seed`` (default 0) of the
+        For ``svd_rank``: ``oversample`` (default 5) extra sketch columns,
+        ``n_iter`` (default 1) power iterations, ``seed`` (default 0) of the
         Gaussian sketch. See :meth:`AutogradBackend.truncated_mixed`; when
         ``svd_rank + oversample >= d`` the truncation is exact (no randomness).
     grad_rtol : float, default 1e-6

@@ -155,6 +155,7 @@ def _fitted(model, theta, gnorm, n_iter, n_features, sizes, activation):
     model.layer_sizes_ = tuple(int(v) for v in sizes)
     model.activation_ = activation
     model.logp_grad_fn = mlp_logp_grads(model)
+    model.loss_grad_fn = mlp_loss_grads(model)
     return model
 
 
@@ -205,35 +206,54 @@ def forward_with_offsets(model, params, X, offsets=None):
     return inputs, log_softmax(anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1))
 
 
+def _per_sample_grads(model, params, X, deltas, inputs):
+    """Per-row parameter gradients (m, p) from pre-activation gradients: for a dense
+    layer ``s = a W + b`` they are the outer products of ``(a, 1)`` with ``d/ds``."""
+    m = X.shape[0]
+    blocks = []
+    for a, dl in zip(inputs, deltas):
+        # reshapes, not [:, :, None]: autograd differentiates indexing via np.add.at
+        aug = anp.concatenate([a, np.ones((m, 1))], axis=1)
+        outer = anp.reshape(aug, (m, -1, 1)) * anp.reshape(dl, (m, 1, -1))
+        blocks.append(anp.reshape(outer, (m, -1)))
+    return anp.concatenate(blocks, axis=1)
+
+
 def mlp_logp_grads(model):
     """Per-sample ``grad_theta log P(c|x_i)`` for a fit_mlp network, (m, K, p), traceable in X.
 
-    For a dense layer ``s = a W + b`` the gradient of a per-sample scalar is the
-    outer product of the layer input ``(a, 1)`` with ``d scalar / d s``, so all
-    per-sample gradients come from one reverse pass per class (for the
-    pre-activation gradients) instead of p passes.
+    Row i of the gradient of ``sum_i log P_c(x_i)`` with respect to the
+    pre-activations depends on sample i alone, so all per-sample gradients
+    come from one reverse pass per class instead of p passes.
     """
     forward = lambda params, X, offsets: forward_with_offsets(model, params, X, offsets)
 
     def logp_grads(theta, X):
         params = model.unflatten(theta)
-        m = X.shape[0]
-        zeros = [anp.zeros((m, W.shape[1])) for W, _ in params]
+        zeros = [anp.zeros((X.shape[0], W.shape[1])) for W, _ in params]
         inputs, _ = forward(params, X, zeros)
         per_class = []
         for c in range(model.n_classes_):
-            f = lambda offs, c=c: anp.sum(anp.dot(forward(params, X, offs)[1], np.eye(model.n_classes_)[c]))
-            deltas = grad(f)(zeros)
-            blocks = []
-            for a, dl in zip(inputs, deltas):
-                # reshapes, not [:, :, None]: autograd differentiates indexing via np.add.at
-                aug = anp.concatenate([a, np.ones((m, 1))], axis=1)
-                outer = anp.reshape(aug, (m, -1, 1)) * anp.reshape(dl, (m, 1, -1))
-                blocks.append(anp.reshape(outer, (m, -1)))
-            per_class.append(anp.concatenate(blocks, axis=1))
+            e_c = np.eye(model.n_classes_)[c]
+            f = lambda offs: anp.sum(anp.dot(forward(params, X, offs)[1], e_c))
+            per_class.append(_per_sample_grads(model, params, X, grad(f)(zeros), inputs))
         return anp.stack(per_class, axis=1)
 
     return logp_grads
+
+
+def mlp_loss_grads(model):
+    """Per-sample ``grad_theta L(y_i, x_i)`` (m, p) for a fit_mlp network, traceable in X:
+    one reverse pass for the pre-activation gradients of the summed loss."""
+    def loss_grads(theta, X, y):
+        params = model.unflatten(theta)
+        onehot = np.eye(model.n_classes_)[y]
+        zeros = [anp.zeros((X.shape[0], W.shape[1])) for W, _ in params]
+        inputs, _ = forward_with_offsets(model, params, X, zeros)
+        f = lambda offs: -anp.sum(forward_with_offsets(model, params, X, offs)[1] * onehot)
+        return _per_sample_grads(model, params, X, grad(f)(zeros), inputs)
+
+    return loss_grads
 
 
 def last_layer(model):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given
 
 import localinf as li
-from conftest import make_problem, problems
+from helpers import make_problem, problems
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,27 @@ def test_inverse_hessian_refuses_singular_matrices():
         li.InverseHessian(np.array([[1.0, 1.0], [1.0, 1.0]]))
     Hinv = li.InverseHessian(np.array([[2.0, 0.5], [0.5, 1.0]]))
     assert np.allclose(Hinv.matvec([1.0, 2.0]), np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], [1.0, 2.0]))
+
+
+def test_inverse_hessian_for_large_p_uses_the_factor_condition_estimate(monkeypatch):
+    """Above _EXACT_EIG_MAX_P the singularity test is LAPACK's 1-norm estimate from the
+    Cholesky factor. kappa_1 lies within a factor p of kappa_2, and the estimate is a lower
+    bound on kappa_1 that is rarely off by more than a factor 10 (Higham, Accuracy and
+    Stability, Sec. 15.3), so it must land in [kappa_2 / (10 p), p kappa_2]."""
+    monkeypatch.setattr(li.InverseHessian, "_EXACT_EIG_MAX_P", 0)
+    rng = np.random.default_rng(0)
+    p = 30
+    Q = np.linalg.qr(rng.normal(size=(p, p)))[0]
+    lam = np.logspace(-4, 2, p)
+    H = (Q * lam) @ Q.T
+    Hinv = li.InverseHessian(H)
+    assert Hinv._eigenvalues is None  # no eigen-decomposition was needed
+    kappa = lam[-1] / lam[0]
+    assert kappa / (10 * p) <= Hinv.condition_number <= p * kappa
+    b = rng.normal(size=p)
+    assert np.allclose(H @ Hinv.matvec(b), b, rtol=0, atol=1e-8 * np.linalg.norm(b))
+    assert np.allclose(Hinv.eigenvalues, lam)
+    with pytest.raises(li.SingularHessianError, match="condition number|Cholesky"):
+        li.InverseHessian((Q * np.r_[1e-15, lam[1:]]) @ Q.T)
+    with pytest.raises(li.SingularHessianError, match="Cholesky"):
+        li.InverseHessian((Q * np.r_[-1.0, lam[1:]]) @ Q.T)

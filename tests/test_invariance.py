@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import localinf as li
-from conftest import make_problem
+from helpers import make_problem
 
 
 def influence(seed, n, d, K, l2=0.01):

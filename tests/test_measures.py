@@ -12,7 +12,7 @@ from hypothesis import assume, given
 
 import localinf as li
 from bruteforce import BruteForce
-from conftest import make_problem, problems
+from helpers import make_problem, problems
 
 TOL = 1e-8
 

@@ -1,12 +1,11 @@
 """Fits against statsmodels and the documented conventions."""
 
 import numpy as np
-import pytest
 import statsmodels.api as sm
 from hypothesis import given, strategies as st
 
 import localinf as li
-from conftest import make_problem
+from helpers import make_problem
 
 
 @given(st.integers(0, 10_000), st.integers(1, 5), st.booleans())

@@ -1,0 +1,42 @@
+"""Derivatives against finite differences of full refits (GLMs and small networks)."""
+
+from hypothesis import assume, given
+
+import localinf as li
+from localinf import validation as V
+from strategies import glm_problems, mlp_problems
+
+
+@given(glm_problems(max_n=30, max_d=3, allow_zero_l2=False))
+def test_glm_D_g_G_match_refits(problem):
+    X, y, l2, fi = problem
+    fit = lambda X, y: V.fit_glm(X, y, l2, fi)
+    try:
+        model = fit(X, y)
+    except li.PerfectSeparationError:
+        assume(False)
+    assume(li.LocalInfluence(model, X, y).H_inv_.condition_number < 1e6)
+    checks = V.refit_derivatives(X, y, fit, 0) + V.refit_derivatives(X, y, fit, len(y) - 1)
+    assume(checks)  # at least one row resolvable by a finite step
+    for check in checks:
+        assert check.passed, check
+
+
+@given(mlp_problems())
+def test_mlp_D_g_G_match_warm_started_refits(problem):
+    """Refits start from theta_hat and are polished by Newton to round-off, so they
+    follow the same local minimum."""
+    X, y, hidden, activation, l2 = problem
+    kw = dict(hidden=hidden, activation=activation, l2=l2)
+    try:
+        model = li.fit_mlp(X, y, **kw)
+    except li.NotConvergedError:
+        assume(False)
+    inf = li.LocalInfluence(model, X, y)
+    assume(inf.H_inv_.condition_number < 1e6)
+    start = model.unflatten(model.theta_)
+    fit = lambda X, y: li.fit_mlp(X, y, init=start, **kw)
+    checks = V.refit_derivatives(X, y, fit, 0) + V.refit_derivatives(X, y, fit, 17)
+    assume(checks)
+    for check in checks:
+        assert check.passed, check
