@@ -1,8 +1,9 @@
 """localinf: local influence of training points on a model's performance.
 
 The exact measure FI (eq. 2.1 of Yu et al., ICLR 2025), FI_util (3.1),
-FI_active (4.1) and classic baselines, computed in closed form for logistic
-and softmax regression.
+FI_active (4.1) and classic baselines, in closed form for logistic and
+softmax regression and by automatic differentiation for any differentiable
+classifier; data trimming and active learning built on them.
 """
 
 from .exceptions import (InputError, LocalInfluenceError, NotConvergedError, NotFittedError,
@@ -13,12 +14,18 @@ from .invariance import InvarianceResult, check_invariance
 from .curvature import CGInverse, DampedInverse, InverseHessian, LissaInverse
 from .autodiff import AutogradModel, from_glm, glm_logits
 from .nn import fit_mlp, init_mlp, last_layer, mlp_logits
+from .trimming import (approximate_fi_util, fi_paired_scores, select, tmc_shapley, trim,
+                       trimming_curve, trimming_scores)
+from .active import acquisition_scores, active_learning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LogisticRegression", "SoftmaxRegression", "LocalInfluence", "check_invariance",
     "InvarianceResult", "InverseHessian", "DampedInverse", "CGInverse", "LissaInverse",
-    "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "last_layer", "mlp_logits", "LocalInfluenceError", "InputError",
+    "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "last_layer", "mlp_logits",
+    "trim", "trimming_curve", "trimming_scores", "select", "approximate_fi_util",
+    "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
+    "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
 ]

@@ -13,6 +13,25 @@ from scipy.sparse.linalg import LinearOperator
 from .exceptions import SingularHessianError
 
 
+# OpenBLAS's multi-threaded Cholesky (dpotrf) was seen to crash the process
+# (segmentation fault) at p ~ 17,000 on a 2-core machine, while the same call
+# on one thread, and the threaded triangular solves afterwards, run fine.
+# Above this size the factorisation therefore runs on one BLAS thread.
+_THREADED_CHOLESKY_MAX_P = 10_000
+
+
+def _single_threaded_blas(active):
+    """Context limiting BLAS to one thread when ``active`` (needs threadpoolctl)."""
+    import contextlib
+    if not active:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 class InverseHessian(LinearOperator):
     """Exact ``H^{-1}`` from a Cholesky factorisation of a dense Hessian.
 
@@ -46,7 +65,8 @@ class InverseHessian(LinearOperator):
         p = self.hessian.shape[0]
         self._eigenvalues = None
         try:
-            self._cho = sla.cho_factor(self.hessian, lower=True, check_finite=False)
+            with _single_threaded_blas(p > _THREADED_CHOLESKY_MAX_P):
+                self._cho = sla.cho_factor(self.hessian, lower=True, check_finite=False)
         except np.linalg.LinAlgError:
             self._cho = None
         if p <= self._EXACT_EIG_MAX_P or self._cho is None:

@@ -186,7 +186,7 @@ class LocalInfluence:
         W = self.H_inv_.matmat(self.backend_.loss_grad(Xq, yq).T)
         return self._fi_from_w(W)
 
-    def fi_util(self, X_val, y_val):
+    def fi_util(self, X_val, y_val, rows=None):
         """FI_util of eq. 3.1: FI with the mean validation loss.
 
         ``g_i = -(1/n) M_i^T u`` with ``u = H^{-1} gbar_V`` solved once, so the
@@ -196,22 +196,38 @@ class LocalInfluence:
         ----------
         X_val : array_like (m, d)
         y_val : array_like (m,)
+        rows : array_like of int, optional
+            Training rows to score (default: all). The model, H and the
+            validation gradient are those of the full training set; only the
+            per-row work is restricted (the subsampling of Algorithm 6).
 
         Returns
         -------
-        ndarray (n,)
+        ndarray (n,) or (len(rows),)
             Non-negative. Larger means more harmful: a small change of x_i moves
             the mean validation loss most (the paper trims the top b).
         """
         Xv, yv = self._query(X_val, y_val, "X_val", "y_val")
         gbar = self._mean_grad(Xv, yv)
         u = self.H_inv_.matvec(gbar)
-        out = np.empty(self.n_)
+        if rows is None:
+            idx, blocks = None, list(self._chunks())
+        else:
+            idx = np.asarray(rows)
+            if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) \
+                    or idx.min() < 0 or idx.max() >= self.n_:
+                raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{self.n_ - 1}")
+            size = self.backend_.chunk_size
+            blocks = [slice(s, min(idx.size, s + size)) for s in range(0, idx.size, size)]
+        out = np.empty(self.n_ if idx is None else idx.size)
         b = self.backend_
-        for sl in self._chunks():
-            pcs = b.pieces(self.X_[sl], self.y_[sl])
-            lam, U, inv = self._metric_eig(sl, pcs)
-            g = b.mixed_T(self.X_[sl], self.y_[sl], u, pieces=pcs)
+        for sl in blocks:
+            rr = sl if idx is None else idx[sl]
+            Xc, yc = self.X_[rr], self.y_[rr]
+            pcs = b.pieces(Xc, yc)
+            F = b.metric_factor(Xc, yc, pieces=pcs)
+            lam, U, inv = metric_eig(F, self.rtol, self.atol)
+            g = b.mixed_T(Xc, yc, u, pieces=pcs)
             g *= -1.0 / self.n_
             out[sl] = pinv_quadratic(U, inv, g)
         return out

@@ -1,0 +1,42 @@
+"""Shared helpers of the experiment scripts: atomic outputs and small tables."""
+
+import os
+import tempfile
+
+
+def out_dir(default="results"):
+    path = os.environ.get("LOCALINF_EXPERIMENT_OUT", os.path.join(os.path.dirname(__file__), default))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_text(path, text):
+    """Write atomically: an interrupted run leaves the old file or none, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def save_figure(fig, path):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def frame_markdown(df, fmt="{:.4f}"):
+    """A pandas DataFrame as a markdown table (index included), without tabulate."""
+    names = [str(n) for n in (df.index.names if df.index.nlevels > 1 else [df.index.name or ""])]
+    header = names + [str(c) for c in df.columns]
+    rows = []
+    for idx, r in df.iterrows():
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        rows.append(list(idx) + [fmt.format(v) if isinstance(v, float) else v for v in r])
+    return markdown_table(header, rows)
