@@ -14,7 +14,8 @@ from .invariance import InvarianceResult, check_invariance
 from .curvature import CGInverse, DampedInverse, InverseHessian, LissaInverse
 from .autodiff import AutogradModel, from_glm, glm_logits
 from .nn import fit_mlp, init_mlp, last_layer, mlp_logits
-from .trimming import (approximate_fi_util, fi_paired_scores, select, tmc_shapley, trim,
+from .trimming import (approximate_fi_util, fi_paired_scores, fi_pairs, select, tmc_shapley,
+                       trim,
                        trimming_curve, trimming_scores)
 from .active import acquisition_scores, active_learning
 
@@ -25,7 +26,7 @@ __all__ = [
     "InvarianceResult", "InverseHessian", "DampedInverse", "CGInverse", "LissaInverse",
     "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "last_layer", "mlp_logits",
     "trim", "trimming_curve", "trimming_scores", "select", "approximate_fi_util",
-    "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
+    "fi_pairs", "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
     "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
 ]

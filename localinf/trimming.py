@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from ._checks import check_labels, check_matrix, check_positive_int
+from ._linalg import eig_of_matrix, pinv_quadratic
 from .exceptions import InputError, LocalInfluenceError
 from .measures import LocalInfluence
 
@@ -138,17 +139,42 @@ def trimming_curve(fit, X, y, X_val, y_val, X_test, y_test, budgets, methods=("f
 
 # -- FI of pairs (Appendix E.4) ----------------------------------------------------------
 def fi_paired_scores(inf, X_val, y_val, max_pairs=200_000):
-    """Scores from FI of pairs perturbed together (the masking-effect variant, Appendix E.4).
+    """Row scores from FI of pairs perturbed together (Appendix E.4), see :func:`fi_pairs`.
+
+    Rows are scored by the rank of the first (highest) pair they appear in, so
+    removing the top b rows removes the points of the top pairs in order.
+    """
+    n = inf.n_
+    iu, ju, fi = fi_pairs(inf, X_val, y_val, max_pairs=max_pairs)
+    order = np.argsort(-fi, kind="stable")
+    score = np.full(n, -np.inf)
+    rank = 0
+    for pos in order:
+        for r in (iu[pos], ju[pos]):
+            if score[r] == -np.inf:
+                score[r] = n - rank
+                rank += 1
+        if rank == n:
+            break
+    return score
+
+
+def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
+    """FI_util of every pair of training rows perturbed together (the masking-effect variant).
 
     For a pair (i, j) the perturbation is ``omega = (omega_i, omega_j)`` in
     R^{2d}; ``D = [D_i, D_j]`` (p, 2d), ``g = D^T gbar_V`` and the metric is
     the Fisher information of the two points' predictive distributions,
     ``G = sum_{k in {i,j}} W_k S_k W_k^T`` with ``W_k`` the (2d, K-1)
     class-difference tangents of point k (see AutogradBackend.metric_factor).
-    Pairs are ranked by ``g^T G^+ g``; rows are then scored by the rank of the
-    first (highest) pair they appear in, so removing the top b rows removes
-    the points of the top pairs in order. Cost: O(n^2 (K d p + d^3)) time and
-    n^2 / 2 pseudo-inverses of size 2d, refused above ``max_pairs`` pairs.
+    The value is ``g^T G^+ g`` with the rank cut-off of ``inf``. Cost:
+    O(n^2 (K d p + d^3)) time and n^2 / 2 pseudo-inverses of size 2d, refused
+    above ``max_pairs`` pairs.
+
+    Returns
+    -------
+    i, j : ndarray of int (n (n - 1) / 2,), the pairs (i < j)
+    fi : ndarray, their FI values
     """
     n, d, K = inf.n_, inf.d_, inf.K_
     if n * (n - 1) // 2 > max_pairs:
@@ -184,20 +210,9 @@ def fi_paired_scores(inf, X_val, y_val, max_pairs=200_000):
             else:
                 W[:, d:] += np.transpose(Bd[k], (0, 2, 1))
             G += W @ S[k] @ np.transpose(W, (0, 2, 1))
-        from ._linalg import eig_of_matrix, pinv_quadratic
         lam, U, inv = eig_of_matrix(G, inf.rtol, inf.atol)
         fi[start:start + m] = pinv_quadratic(U, inv, g)
-    order = np.argsort(-fi, kind="stable")
-    score = np.full(n, -np.inf)
-    rank = 0
-    for pos in order:
-        for r in (iu[pos], ju[pos]):
-            if score[r] == -np.inf:
-                score[r] = n - rank
-                rank += 1
-        if rank == n:
-            break
-    return score
+    return iu, ju, fi
 
 
 # -- Data Shapley ---------------------------------------------------------------------------

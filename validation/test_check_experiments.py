@@ -14,6 +14,7 @@ HERE = os.path.join(os.path.dirname(__file__), "experiments")
     ("table1_gaussians.py", ["--seeds", "2"], ["table1.md", "figure1.png"]),
     ("trimming_real.py", ["--quick"], ["trimming_curves.md", "trimming_curves.png", "table7.md", "table8.md"]),
     ("active_curves.py", ["--quick"], ["active_curves.md", "active_curves.png"]),
+    ("table2_moons.py", ["--seeds", "1"], ["table2.md"]),
 ])
 def test_experiment_runs(tmp_path, script, args, outputs):
     env = dict(os.environ, LOCALINF_EXPERIMENT_OUT=str(tmp_path), MPLBACKEND="Agg")
