@@ -188,4 +188,5 @@ def _save(path, key, chosen, results):
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump({"key": key, "chosen": chosen, "results": results}, f)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)

@@ -1,6 +1,6 @@
 """Derivatives against finite differences of full refits (GLMs and small networks)."""
 
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 
 import localinf as li
 from localinf import validation as V
@@ -22,6 +22,8 @@ def test_glm_D_g_G_match_refits(problem):
         assert check.passed, check
 
 
+# Each example refits a network 4 d times per row: a fifth of the profile's examples.
+@settings(max_examples=max(2, settings.default.max_examples // 5))
 @given(mlp_problems())
 def test_mlp_D_g_G_match_warm_started_refits(problem):
     """Refits start from theta_hat and are polished by Newton to round-off, so they

@@ -15,6 +15,7 @@ def write_text(path, text):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -22,6 +23,7 @@ def save_figure(fig, path):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
     os.close(fd)
     fig.savefig(tmp, dpi=110)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
