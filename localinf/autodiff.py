@@ -395,6 +395,20 @@ class _Pieces:
         return np.einsum("ipd,idj->ijp", self.M, U)
 
 
+class PieceSource:
+    """The minimum a :class:`_Pieces` needs (per-class gradients of a model at its
+    fitted parameters), without the refit check and curvature of a backend."""
+
+    def __init__(self, model):
+        self.model, self.theta = model, model.theta_
+        self.K, self.p = model.n_classes_, model.theta_.size
+        self.fast = getattr(model, "logp_grad_fn", None)
+        self.svd_rank = None
+
+    def pieces(self, X, y):
+        return _Pieces(self, X, y)
+
+
 class AutogradBackend:
     """Exact primitives for an :class:`AutogradModel` (see the module docstring).
 

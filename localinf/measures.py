@@ -87,6 +87,7 @@ class LocalInfluence:
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None):
         from .autodiff import AutogradBackend, AutogradModel, check_autograd_inputs, from_glm
+        X_in = X
         if backend not in ("auto", "reference", "autograd"):
             raise InputError(f"backend must be 'auto', 'reference' or 'autograd'; got {backend!r}")
         self.rtol = check_nonneg_float(rtol, "rtol")
@@ -120,6 +121,7 @@ class LocalInfluence:
             self.backend_ = ReferenceBackend(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol)
         b = self.backend_
         self.model = model
+        self.index_ = getattr(X_in, "index", None)  # row labels of a DataFrame X
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv
@@ -330,6 +332,57 @@ class LocalInfluence:
             Gr = self._train_grads(sl)
             out[sl] = np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
         return out
+
+    def leverage(self):
+        """Generalised leverage ``h_i = (1/n) sum_c P(c|x_i) a_ic^T H^{-1} a_ic`` (n,).
+
+        ``a_ic = grad_theta log P(c|x_i)``: the trace of H^{-1} times row i's
+        share of the Fisher information. For logistic regression without a
+        penalty this is the GLM hat value ``s_i xt_i^T (X^T S X)^{-1} xt_i``
+        (statsmodels' ``hat_matrix_diag``); for softmax regression it is the
+        trace of the multinomial hat block of row i.
+        """
+        from .autodiff import AutogradModel, PieceSource, from_glm
+        if isinstance(self.model, AutogradModel):
+            b = self.backend_
+        else:  # per-class gradients of the same GLM, traced by autograd
+            b = PieceSource(from_glm(self.model))
+        out = np.empty(self.n_)
+        for sl in self._chunks():
+            pcs = b.pieces(self.X_[sl], self.y_[sl])
+            A = pcs.dlogP_dtheta  # (m, K, p)
+            m = A.shape[0]
+            HA = self.H_inv_.matmat(A.reshape(m * self.K_, self.p_).T).T.reshape(A.shape)
+            out[sl] = np.einsum("ic,icp,icp->i", np.exp(pcs.logP), A, HA) / self.n_
+        return out
+
+    def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
+        """One row per training point, as statsmodels' influence ``summary_frame``.
+
+        Parameters
+        ----------
+        X_val, y_val : validation data for FI_util and IV
+        index : array_like, optional
+            Row labels (default: those of a DataFrame passed as X, else 0..n-1).
+        flag_top : float in (0, 1) or int
+            Share (or number) of rows with the highest FI_util marked ``flagged``.
+
+        Returns
+        -------
+        pandas.DataFrame with columns ``fi_util``, ``iv``, ``self_influence``,
+        ``cook``, ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
+        """
+        import pandas as pd
+        fi = self.fi_util(X_val, y_val)
+        rank = np.empty(self.n_, dtype=np.int64)
+        rank[np.argsort(-fi, kind="stable")] = np.arange(1, self.n_ + 1)
+        top = int(flag_top) if flag_top >= 1 else max(1, int(round(flag_top * self.n_)))
+        idx = index if index is not None else getattr(self, "index_", None)
+        return pd.DataFrame({"fi_util": fi, "iv": self.influence_value(X_val, y_val),
+                             "self_influence": self.self_influence(),
+                             "cook": self.cook_local_influence(), "leverage": self.leverage(),
+                             "rank": rank, "flagged": rank <= top},
+                            index=idx)
 
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
         """Cook's (1986) local influence with the Euclidean metric (not invariant).

@@ -1,0 +1,68 @@
+"""The `localinf` command and the statistician-facing results frame."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import localinf as li
+from localinf import cli
+from helpers import make_problem
+
+
+def test_main_job_on_embedded_data(tmp_path, capsys):
+    assert cli.main(["--out", str(tmp_path), "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "breast cancer" in out and "fi_util" in out
+    table = pd.read_csv(tmp_path / "influence.csv", index_col="row")
+    assert list(table["rank"][:3]) == [1, 2, 3]
+    assert table["fi_util"].is_monotonic_decreasing
+    assert (tmp_path / "influence.png").stat().st_size > 0
+
+
+def test_csv_with_a_categorical_column_and_json(tmp_path, capsys):
+    X, y = make_problem(3, 120, 2, 3)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame["group"] = np.where(X[:, 0] > 0, "north", "south")
+    frame["outcome"] = np.array(["low", "mid", "high"])[y]
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    assert cli.main(["diagnose", str(path), "--target", "outcome", "--json", "--out", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["classes"] == ["high", "low", "mid"] and summary["n_features"] == 3
+    assert summary["model"] == "SoftmaxRegression" and len(summary["top"]) == 10
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["diagnose", "missing.csv", "--target", "y"], "not found"),
+    (["diagnose", "{csv}", "--target", "nope"], "not a column"),
+    (["diagnose", "{csv}", "--target", "y", "--val-frac", "1.5"], "val-frac"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, match):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"x": [0.1, 0.5, 0.9, 1.3] * 5, "y": [0, 1, 0, 1] * 5}).to_csv(path, index=False)
+    argv = [a.replace("{csv}", str(path)) for a in argv] + ["--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_leverage_is_the_glm_hat_value():
+    X, y = make_problem(5, 90, 3, 2)
+    inf = li.LocalInfluence(li.LogisticRegression().fit(X, y), X, y)
+    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-14)
+    assert np.allclose(inf.leverage(), glm.get_influence().hat_matrix_diag, rtol=1e-8)
+
+
+def test_summary_frame_keeps_the_index_and_agrees_with_the_methods():
+    X, y = make_problem(6, 60, 2, 2)
+    frame = pd.DataFrame(X, index=[f"id{i}" for i in range(60)], columns=["u", "v"])
+    model = li.LogisticRegression(l2=0.01).fit(X, y)
+    inf = li.LocalInfluence(model, frame, y)
+    s = inf.summary_frame(X[:20], y[:20], flag_top=5)
+    assert list(s.index) == list(frame.index)
+    assert np.allclose(s["fi_util"], inf.fi_util(X[:20], y[:20]))
+    assert np.allclose(s["iv"], inf.influence_value(X[:20], y[:20]))
+    assert s["flagged"].sum() == 5 and s.loc[s["rank"] == 1, "flagged"].all()
