@@ -125,23 +125,11 @@ def _atomic(path, write, text=True):
 
 
 def _plot(table, path, name):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    t = table.sort_index()
+    from .plots import _plt, plot_fi_leverage, plot_index
+    plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    pos = np.arange(len(t))
-    axes[0].vlines(pos, 0, t["fi_util"], lw=0.8, color="0.5")
-    axes[0].scatter(pos[t["flagged"]], t["fi_util"][t["flagged"]], color="C3", s=14, zorder=3,
-                    label="flagged")
-    axes[0].set_xlabel("training row")
-    axes[0].set_ylabel("FI_util")
-    axes[0].set_title(f"Index plot: {name}")
-    axes[0].legend()
-    axes[1].scatter(t["leverage"], t["fi_util"], s=8, c=np.where(t["flagged"], "C3", "C0"))
-    axes[1].set_xlabel("leverage")
-    axes[1].set_ylabel("FI_util")
-    axes[1].set_title("FI_util against leverage")
+    plot_index(table, ax=axes[0], title=f"Index plot: {name}")
+    plot_fi_leverage(table, ax=axes[1])
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
     os.close(fd)

@@ -66,3 +66,19 @@ def test_summary_frame_keeps_the_index_and_agrees_with_the_methods():
     assert np.allclose(s["fi_util"], inf.fi_util(X[:20], y[:20]))
     assert np.allclose(s["iv"], inf.influence_value(X[:20], y[:20]))
     assert s["flagged"].sum() == 5 and s.loc[s["rank"] == 1, "flagged"].all()
+
+
+def test_plots_return_figures():
+    import matplotlib
+    matplotlib.use("Agg")
+    X, y = make_problem(7, 60, 2, 2)
+    fit = lambda X, y: li.LogisticRegression(l2=0.01).fit(X, y)
+    model = fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    frame = inf.summary_frame(X[:20], y[:20])
+    for fig in (li.plot_index(frame), li.plot_fi_leverage(frame),
+                li.plot_trimming_curve(li.trimming_curve(fit, X, y, X, y, X, y, [0, 2], methods=("fi",))),
+                li.plot_2d(fit, X, y, li.select(frame["fi_util"].to_numpy(), 3))):
+        assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
+    with pytest.raises(li.InputError, match="two features"):
+        li.plot_2d(fit, np.c_[X, X], y, [0])

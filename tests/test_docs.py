@@ -23,3 +23,14 @@ def test_code_block_runs(code):
 
 def test_there_are_examples():
     assert len(list(blocks())) >= 2
+
+
+def test_docs_site_builds_strictly(tmp_path):
+    """`mkdocs build --strict` fails on broken links and pages missing from the nav."""
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path)],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "curvature" / "index.html").exists()

@@ -1,0 +1,85 @@
+"""Plots for influence results (matplotlib; every function returns the Figure).
+
+* :func:`plot_index` - FI_util by training row, flagged rows highlighted;
+* :func:`plot_fi_leverage` - FI_util against leverage;
+* :func:`plot_trimming_curve` - test accuracy against budget, one line per method;
+* :func:`plot_2d` - a two-feature training set, the rows a method removes and the
+  decision boundary before and after (the paper's Figure 1).
+"""
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        import os
+        if not os.environ.get("DISPLAY"):
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_index(frame, ax=None, title="Index plot"):
+    """FI_util per row of a ``summary_frame`` (rows in their original order)."""
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    t = frame.sort_index()
+    pos = np.arange(len(t))
+    flagged = t["flagged"].to_numpy()
+    ax.vlines(pos, 0, t["fi_util"], lw=0.8, color="0.5")
+    ax.scatter(pos[flagged], t["fi_util"].to_numpy()[flagged], color="C3", s=14, zorder=3, label="flagged")
+    ax.set_xlabel("training row")
+    ax.set_ylabel("FI_util")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def plot_fi_leverage(frame, ax=None):
+    """FI_util against leverage for a ``summary_frame``."""
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 4))
+    ax.scatter(frame["leverage"], frame["fi_util"], s=8,
+               c=np.where(frame["flagged"], "C3", "C0"))
+    ax.set_xlabel("leverage")
+    ax.set_ylabel("FI_util")
+    ax.set_title("FI_util against leverage")
+    return fig
+
+
+def plot_trimming_curve(table, ax=None):
+    """Mean test accuracy by budget and method from :func:`localinf.trimming_curve`."""
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    mean = table.groupby(["budget", "method"]).accuracy.mean().unstack()
+    for m in mean.columns:
+        ax.plot(mean.index, mean[m], "o-", ms=3, label=m)
+    ax.set_xlabel("points removed (b)")
+    ax.set_ylabel("test accuracy")
+    ax.legend()
+    return fig
+
+
+def plot_2d(fit, X, y, removed, ax=None, title=None):
+    """Training set with the removed rows circled and the decision boundary of the
+    model fitted before (dashed) and after (solid) removing them; X has two columns."""
+    plt = _plt()
+    X = np.asarray(X, dtype=float)
+    if X.shape[1] != 2:
+        from .exceptions import InputError
+        raise InputError("plot_2d needs exactly two features")
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 5))
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=10, alpha=0.5)
+    ax.scatter(X[removed, 0], X[removed, 1], facecolors="none", edgecolors="k", s=60, label="removed")
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+    grid = np.column_stack([g0.ravel(), g1.ravel()])
+    keep = np.setdiff1d(np.arange(len(y)), removed)
+    for model, style in ((fit(X, y), "--"), (fit(X[keep], y[keep]), "-")):
+        z = model.predict(grid).reshape(g0.shape)
+        ax.contour(g0, g1, z, levels=np.arange(int(np.max(y))) + 0.5, colors="k", linestyles=style,
+                   linewidths=1)
+    ax.set_title(title or "boundary before (dashed) and after (solid) trimming")
+    ax.legend(loc="best", fontsize=8)
+    return fig
