@@ -18,6 +18,7 @@ from .trimming import (approximate_fi_util, fi_paired_scores, fi_pairs, select, 
                        trim,
                        trimming_curve, trimming_scores)
 from .active import acquisition_scores, active_learning
+from .interop import from_sklearn, from_statsmodels
 from .plots import plot_2d, plot_fi_leverage, plot_index, plot_trimming_curve
 
 __version__ = "0.1.0"
@@ -28,7 +29,7 @@ __all__ = [
     "AutogradModel", "from_glm", "glm_logits", "fit_mlp", "init_mlp", "last_layer", "mlp_logits",
     "trim", "trimming_curve", "trimming_scores", "select", "approximate_fi_util",
     "fi_pairs", "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
-    "plot_index", "plot_fi_leverage", "plot_trimming_curve", "plot_2d",
+    "from_statsmodels", "from_sklearn", "plot_index", "plot_fi_leverage", "plot_trimming_curve", "plot_2d",
     "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
 ]

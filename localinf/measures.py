@@ -122,6 +122,8 @@ class LocalInfluence:
         b = self.backend_
         self.model = model
         self.index_ = getattr(X_in, "index", None)  # row labels of a DataFrame X
+        cols = getattr(X_in, "columns", None)
+        self.feature_names_ = [str(c) for c in cols] if cols is not None else None
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv
