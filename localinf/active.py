@@ -27,12 +27,12 @@ from the last completed round.
 import hashlib
 import json
 import os
-import tempfile
 import time
 
 import numpy as np
 
 from ._checks import check_labels, check_matrix, check_positive_int
+from ._io import write_text
 from .exceptions import InputError
 from .measures import LocalInfluence
 
@@ -181,12 +181,5 @@ def _load(path, key):
 
 
 def _save(path, key, chosen, results):
-    if path is None:
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"key": key, "chosen": chosen, "results": results}, f)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    if path is not None:
+        write_text(path, json.dumps({"key": key, "chosen": chosen, "results": results}))

@@ -16,10 +16,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 
+from ._io import save_figure, write_text
 from .exceptions import LocalInfluenceError
 
 
@@ -95,7 +95,7 @@ def diagnose(args):
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "influence.csv")
     png_path = os.path.join(args.out, "influence.png")
-    _atomic(csv_path, lambda f: table.to_csv(f, index_label="row"), text=True)
+    write_text(csv_path, table.to_csv(index_label="row"))
     _plot(table, png_path, name)
     top = table.head(args.top)
     if args.json:
@@ -116,14 +116,6 @@ def diagnose(args):
     return 0
 
 
-def _atomic(path, write, text=True):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    with os.fdopen(fd, "w" if text else "wb") as f:
-        write(f)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def _plot(table, path, name):
     from .plots import _plt, plot_fi_leverage, plot_index
     plt = _plt()
@@ -131,12 +123,8 @@ def _plot(table, path, name):
     plot_index(table, ax=axes[0], title=f"Index plot: {name}")
     plot_fi_leverage(table, ax=axes[1])
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def parser():

@@ -16,12 +16,12 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from . import validation as V
+from ._io import save_figure, write_text
 from .exceptions import LocalInfluenceError
 from .measures import LocalInfluence
 
@@ -117,16 +117,8 @@ def write_report(checks, out_dir, backend_name, profile, seconds):
     if figs:
         lines += [""] + [f"![{f}]({f})" for f in figs]
     path = os.path.join(out_dir, "validation-report.md")
-    _atomic_write(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path
-
-
-def _atomic_write(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _figures(checks, out_dir):
@@ -150,7 +142,7 @@ def _figures(checks, out_dir):
             ax.set_title(c.name)
         fig.tight_layout()
         names.append("leave-one-out.png")
-        fig.savefig(os.path.join(out_dir, names[-1]), dpi=110)
+        save_figure(fig, os.path.join(out_dir, names[-1]))
         plt.close(fig)
     kf = [c for c in checks if "m_err" in c.extra]
     if kf:
@@ -163,7 +155,7 @@ def _figures(checks, out_dir):
         ax.set_title("KFSVD truncation")
         fig.tight_layout()
         names.append("kfsvd.png")
-        fig.savefig(os.path.join(out_dir, names[-1]), dpi=110)
+        save_figure(fig, os.path.join(out_dir, names[-1]))
         plt.close(fig)
     return names
 

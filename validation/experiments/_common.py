@@ -1,30 +1,14 @@
 """Shared helpers of the experiment scripts: atomic outputs and small tables."""
 
 import os
-import tempfile
+
+from localinf._io import save_figure, write_text  # noqa: F401  (re-exported for the scripts)
 
 
 def out_dir(default="results"):
     path = os.environ.get("LOCALINF_EXPERIMENT_OUT", os.path.join(os.path.dirname(__file__), default))
     os.makedirs(path, exist_ok=True)
     return path
-
-
-def write_text(path, text):
-    """Write atomically: an interrupted run leaves the old file or none, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def save_figure(fig, path):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def markdown_table(header, rows):
