@@ -2,6 +2,7 @@
 
     localinf                                   # diagnose the embedded breast cancer data
     localinf diagnose DATA.csv --target y      # your own CSV or Parquet file
+    localinf trim [DATA.csv --target y]        # trimming curve: FI, IV, random, ...
     localinf validate [--backend mod:factory]  # the verification report
 
 ``diagnose`` fits logistic (two classes) or softmax regression on a training
@@ -87,6 +88,9 @@ def diagnose(args):
             raise UsageError(f"--val-frac must be in (0, 1); got {args.val_frac}")
         is_val = rng.random(len(y)) < args.val_frac
         Xtr, ytr, Xv, yv = X[~is_val], y[~is_val], X[is_val], y[is_val]
+    if args.standardize:  # z-scores with the training rows' mean and spread
+        mu, sd = Xtr.mean(), Xtr.std(ddof=0).replace(0.0, 1.0)
+        Xtr, Xv = (Xtr - mu) / sd, (Xv - mu) / sd
     K = len(levels)
     model = (LogisticRegression if K == 2 else SoftmaxRegression)(l2=args.l2).fit(Xtr.to_numpy(), ytr)
     inf = LocalInfluence(model, Xtr, ytr)
@@ -116,6 +120,56 @@ def diagnose(args):
     return 0
 
 
+def trim(args):
+    """Trimming curve: test accuracy after removing the top b rows, per method."""
+    from . import LogisticRegression, SoftmaxRegression, trimming_curve
+    from .plots import _plt, plot_trimming_curve
+    from .trimming import METHODS
+    frame, target, name = _load(args.data, args.target)
+    X, y, levels = _design(frame, target)
+    try:
+        budgets = [int(b) for b in args.budgets.split(",")]
+    except ValueError:
+        raise UsageError(f"--budgets must be comma-separated integers; got {args.budgets!r}") from None
+    methods = args.methods.split(",")
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise UsageError(f"unknown --methods {', '.join(bad)}; choose from {', '.join(METHODS)}")
+    if not (0 < args.val_frac < 1 and 0 < args.test_frac < 1 and args.val_frac + args.test_frac < 1):
+        raise UsageError("--val-frac and --test-frac must be in (0, 1) and sum to less than 1")
+    u = np.random.default_rng(args.seed).random(len(y))
+    val, test = u < args.val_frac, (u >= args.val_frac) & (u < args.val_frac + args.test_frac)
+    tr = ~(val | test)
+    if max(budgets) >= tr.sum():
+        raise UsageError(f"the largest budget must be below the {int(tr.sum())} training rows")
+    X = X.to_numpy()
+    if args.standardize:
+        mu, sd = X[tr].mean(axis=0), X[tr].std(axis=0)
+        X = (X - mu) / np.where(sd > 0, sd, 1.0)
+    cls = LogisticRegression if len(levels) == 2 else SoftmaxRegression
+    fit = lambda X_, y_: cls(l2=args.l2).fit(X_, y_)
+    table = trimming_curve(fit, X[tr], y[tr], X[val], y[val], X[test], y[test], budgets, methods)
+    mean = table.groupby(["method", "budget"]).accuracy.mean().unstack("budget")
+    csv_path = os.path.join(args.out, "trimming.csv")
+    png_path = os.path.join(args.out, "trimming.png")
+    write_text(csv_path, table.to_csv(index=False))
+    plt = _plt()
+    fig = plot_trimming_curve(table)
+    fig.axes[0].set_title(f"Trimming: {name}")
+    save_figure(fig, png_path)
+    plt.close(fig)
+    if args.json:
+        print(json.dumps({"data": name, "mean_accuracy": {m: {str(b): v for b, v in row.items()}
+                                                          for m, row in mean.iterrows()},
+                          "csv": csv_path, "png": png_path}))
+    elif not args.quiet:
+        print(f"localinf trim: {name}; {int(tr.sum())} training / {int(val.sum())} validation / "
+              f"{int(test.sum())} test rows; test accuracy after removing the top b rows:")
+        print(mean.to_string(float_format="{:.4f}".format))
+        print(f"wrote {csv_path} and {png_path}")
+    return 0
+
+
 def _plot(table, path, name):
     from .plots import _plt, plot_fi_leverage, plot_index
     plt = _plt()
@@ -138,11 +192,27 @@ def parser():
     d.add_argument("--val-frac", type=float, default=0.3, help="validation share of the rows (default 0.3)")
     d.add_argument("--l2", type=float, default=1e-3, help="penalty l2 * ||coef||^2 (default 1e-3)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--standardize", action="store_true",
+                    help="z-score the features with the training rows' mean and spread")
     d.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
     d.add_argument("--flag", type=float, default=0.05, help="share of rows flagged (default 0.05)")
     d.add_argument("--out", default="localinf-output", help="output folder (default localinf-output)")
     d.add_argument("--quiet", action="store_true")
     d.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    t = sub.add_parser("trim", help="trimming curve: accuracy after removing the top b rows per method")
+    t.add_argument("data", nargs="?", help="CSV or Parquet file (omit for the embedded dataset)")
+    t.add_argument("--target")
+    t.add_argument("--budgets", default="0,5,10,20,40", help="comma-separated budgets")
+    t.add_argument("--methods", default="fi,iv,random", help="comma-separated: fi,iv,cook,random,fi_paired,shapley")
+    t.add_argument("--val-frac", type=float, default=0.2)
+    t.add_argument("--test-frac", type=float, default=0.3)
+    t.add_argument("--l2", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--standardize", action="store_true",
+                    help="z-score the features with the training rows' mean and spread")
+    t.add_argument("--out", default="localinf-output")
+    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--json", action="store_true")
     sub.add_parser("validate", help="run the verification report (python -m localinf.validate)",
                    add_help=False)
     return ap
@@ -160,7 +230,7 @@ def main(argv=None):
     if args.command is None:
         args = ap.parse_args(["diagnose"])
     try:
-        return diagnose(args)
+        return trim(args) if args.command == "trim" else diagnose(args)
     except (UsageError, LocalInfluenceError) as exc:
         print(f"localinf: error: {exc}", file=sys.stderr)
         return 2

@@ -82,3 +82,13 @@ def test_plots_return_figures():
         assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
     with pytest.raises(li.InputError, match="two features"):
         li.plot_2d(fit, np.c_[X, X], y, [0])
+
+
+def test_trim_command(tmp_path, capsys):
+    assert cli.main(["trim", "--budgets", "0,5", "--out", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary["mean_accuracy"]) == {"fi", "iv", "random"}
+    table = pd.read_csv(tmp_path / "trimming.csv")
+    assert set(table.budget) == {0, 5} and table.accuracy.between(0, 1).all()
+    assert cli.main(["trim", "--methods", "fi,magic", "--out", str(tmp_path)]) == 2
+    assert "unknown --methods magic" in capsys.readouterr().err
