@@ -55,3 +55,23 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
         li.active_learning(fit, Xl, yl, Xp, yp, Xt, yt, checkpoint=str(ck), **dict(kw, seed=3))
     with pytest.raises(li.InputError, match="exceeds the pool"):
         li.active_learning(fit, Xl, yl, Xp, yp, Xt, yt, **dict(kw, rounds=40))
+
+
+def test_bald_on_a_network_uses_its_laplace_posterior():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] ** 2 + X[:, 1] > 0.5).astype(int)
+    y[:2] = [0, 1]
+    net = li.fit_mlp(X, y, hidden=(3,), activation="tanh", l2=0.02)
+    pool = rng.normal(size=(15, 2))
+    a = li.acquisition_scores("bald", net, X, y, pool, seed=4)
+    b = li.acquisition_scores("bald", net, X, y, pool, seed=4)
+    assert np.array_equal(a, b) and np.all(a >= -1e-12)  # seeded; mutual information >= 0
+    assert np.ptp(a) > 0  # it ranks the pool
+    # the posterior draws are N(theta_hat, H^{-1}/n): their mean and covariance match it
+    inf = li.LocalInfluence(net, X, y)
+    L = np.linalg.cholesky(inf.H_inv_.hessian)
+    Z = np.random.default_rng(0).standard_normal((net.theta_.size, 4000))
+    draws = np.linalg.solve(L.T, Z) / np.sqrt(len(y))
+    cov = np.cov(draws)
+    assert np.allclose(cov, inf.H_inv_.todense() / len(y), atol=0.1 * np.abs(cov).max())
