@@ -349,11 +349,7 @@ class _Pieces:
 
     @property
     def M(self):
-        """(m, p, d): M_i = d/dx grad_theta L_i (rank-k truncated when svd_rank is set)."""
-        if self.b.svd_rank is not None:
-            US, V = self.factors
-            return np.einsum("ipk,idk->ipd", US, V)
-
+        """(m, p, d): M_i = d/dx grad_theta L_i (with svd_rank the products use ``factors``)."""
         def make():
             if self.b.fast is not None:  # d forward passes, one per input feature
                 f = self.b.loss_grads_of_x(self.y)

@@ -11,11 +11,7 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        import os
-        if not os.environ.get("DISPLAY"):
-            matplotlib.use("Agg")
+    """pyplot, imported on first use (matplotlib falls back to Agg without a display)."""
     import matplotlib.pyplot as plt
     return plt
 
