@@ -3,6 +3,7 @@
     localinf                                   # diagnose the embedded breast cancer data
     localinf diagnose DATA.csv --target y      # your own CSV or Parquet file
     localinf trim [DATA.csv --target y]        # trimming curve: FI, IV, random, ...
+    localinf active [DATA.csv --target y]      # simulated active learning (resumable)
     localinf validate [--backend mod:factory]  # the verification report
 
 ``diagnose`` fits logistic (two classes) or softmax regression on a training
@@ -170,6 +171,68 @@ def trim(args):
     return 0
 
 
+def active(args):
+    """Simulated active learning on a labeled file: the oracle reveals the held-back labels."""
+    import pandas as pd
+    from . import LogisticRegression, SoftmaxRegression, active_learning
+    from .active import STRATEGIES
+    from .plots import _plt
+    frame, target, name = _load(args.data, args.target)
+    X, y, levels = _design(frame, target)
+    X = X.to_numpy()
+    strategies = args.strategies.split(",")
+    bad = [s for s in strategies if s not in STRATEGIES]
+    if bad:
+        raise UsageError(f"unknown --strategies {', '.join(bad)}; choose from {', '.join(STRATEGIES)}")
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(y))
+    # the initial labeled set holds one row of every class, then random rows
+    first = np.array([order[y[order] == c][0] for c in range(len(levels))])
+    rest = np.setdiff1d(order, first)
+    rest = rest[rng.permutation(rest.size)]
+    n_val, n_test = int(args.val_frac * len(y)), int(args.test_frac * len(y))
+    lab = np.concatenate([first, rest[:max(0, args.initial - first.size)]])
+    rest = rest[max(0, args.initial - first.size):]
+    val, test, pool = rest[:n_val], rest[n_val:n_val + n_test], rest[n_val + n_test:]
+    if args.standardize:
+        mu, sd = X[lab].mean(axis=0), X[lab].std(axis=0)
+        X = (X - mu) / np.where(sd > 0, sd, 1.0)
+    cls = LogisticRegression if len(levels) == 2 else SoftmaxRegression
+    fit = lambda X_, y_: cls(l2=args.l2).fit(X_, y_)
+    frames = []
+    for s in strategies:
+        ck = os.path.join(args.out, "checkpoints", f"active-{s}-{args.seed}.json")
+        frames.append(active_learning(fit, X[lab], y[lab], X[pool], y[pool], X[test], y[test],
+                                      strategy=s, rounds=args.rounds, acquisition_size=args.size,
+                                      X_val=X[val], y_val=y[val], seed=args.seed, checkpoint=ck))
+    table = pd.concat(frames, ignore_index=True)
+    wide = table.pivot_table(index="n_labeled", columns="strategy", values="accuracy")
+    csv_path = os.path.join(args.out, "active.csv")
+    png_path = os.path.join(args.out, "active.png")
+    write_text(csv_path, table.to_csv(index=False))
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in wide.columns:
+        ax.plot(wide.index, wide[s], "o-", ms=3, label=s)
+    ax.set_xlabel("labeled rows")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"Active learning: {name}")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, png_path)
+    plt.close(fig)
+    if args.json:
+        print(json.dumps({"data": name, "accuracy": {s: {str(k): v for k, v in col.items()}
+                                                     for s, col in wide.items()},
+                          "csv": csv_path, "png": png_path}))
+    elif not args.quiet:
+        print(f"localinf active: {name}; {lab.size} initial labeled, pool {pool.size}, "
+              f"validation {val.size}, test {test.size}; {args.rounds} rounds of {args.size}")
+        print(wide.to_string(float_format="{:.4f}".format))
+        print(f"wrote {csv_path} and {png_path}")
+    return 0
+
+
 def _plot(table, path, name):
     from .plots import _plt, plot_fi_leverage, plot_index
     plt = _plt()
@@ -213,6 +276,21 @@ def parser():
     t.add_argument("--out", default="localinf-output")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--json", action="store_true")
+    a = sub.add_parser("active", help="simulated active learning: FI_active, IV, BALD, random")
+    a.add_argument("data", nargs="?", help="CSV or Parquet file (omit for the embedded dataset)")
+    a.add_argument("--target")
+    a.add_argument("--strategies", default="fi_active,iv,bald,random")
+    a.add_argument("--initial", type=int, default=20, help="initial labeled rows (default 20)")
+    a.add_argument("--rounds", type=int, default=8)
+    a.add_argument("--size", type=int, default=10, help="rows labeled per round (default 10)")
+    a.add_argument("--val-frac", type=float, default=0.15)
+    a.add_argument("--test-frac", type=float, default=0.3)
+    a.add_argument("--l2", type=float, default=1e-2)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--standardize", action="store_true")
+    a.add_argument("--out", default="localinf-output")
+    a.add_argument("--quiet", action="store_true")
+    a.add_argument("--json", action="store_true")
     sub.add_parser("validate", help="run the verification report (python -m localinf.validate)",
                    add_help=False)
     return ap
@@ -230,7 +308,7 @@ def main(argv=None):
     if args.command is None:
         args = ap.parse_args(["diagnose"])
     try:
-        return trim(args) if args.command == "trim" else diagnose(args)
+        return {"trim": trim, "active": active}.get(args.command, diagnose)(args)
     except (UsageError, LocalInfluenceError) as exc:
         print(f"localinf: error: {exc}", file=sys.stderr)
         return 2

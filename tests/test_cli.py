@@ -92,3 +92,14 @@ def test_trim_command(tmp_path, capsys):
     assert set(table.budget) == {0, 5} and table.accuracy.between(0, 1).all()
     assert cli.main(["trim", "--methods", "fi,magic", "--out", str(tmp_path)]) == 2
     assert "unknown --methods magic" in capsys.readouterr().err
+
+
+def test_active_command_resumes_from_its_checkpoints(tmp_path, capsys):
+    argv = ["active", "--rounds", "2", "--size", "5", "--standardize", "--out", str(tmp_path), "--json"]
+    assert cli.main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert set(first["accuracy"]) == {"fi_active", "iv", "bald", "random"}
+    assert (tmp_path / "checkpoints" / "active-fi_active-0.json").exists()
+    assert cli.main(argv) == 0  # the rerun reads the finished checkpoints
+    assert json.loads(capsys.readouterr().out)["accuracy"] == first["accuracy"]
+    assert cli.main(["active", "--strategies", "psychic", "--out", str(tmp_path)]) == 2
