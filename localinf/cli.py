@@ -4,6 +4,7 @@
     localinf diagnose DATA.csv --target y      # your own CSV or Parquet file
     localinf trim [DATA.csv --target y]        # trimming curve: FI, IV, random, ...
     localinf active [DATA.csv --target y]      # simulated active learning (resumable)
+    localinf invariance [DATA.csv --target y]  # Theorem 1: FI under a rescaled perturbation
     localinf validate [--backend mod:factory]  # the verification report
 
 ``diagnose`` fits logistic (two classes) or softmax regression on a training
@@ -233,6 +234,43 @@ def active(args):
     return 0
 
 
+def invariance(args):
+    """Theorem 1 on the user's data: FI before and after rescaling the perturbation by J."""
+    from . import LocalInfluence, LogisticRegression, SoftmaxRegression, check_invariance
+    frame, target, name = _load(args.data, args.target)
+    X, y, levels = _design(frame, target)
+    X = X.to_numpy()
+    if args.scales:
+        try:
+            scales = np.array([float(v) for v in args.scales.split(",")])
+        except ValueError:
+            raise UsageError(f"--scales must be comma-separated numbers; got {args.scales!r}") from None
+        if scales.size != X.shape[1] or np.any(scales == 0):
+            raise UsageError(f"--scales needs {X.shape[1]} non-zero numbers (one per feature)")
+    else:
+        scales = X.std(axis=0)  # omega = diag(sd) nu: perturbations in units of each feature's spread
+        scales[scales == 0] = 1.0
+    u = np.random.default_rng(args.seed).random(len(y))
+    val = u < args.val_frac
+    cls = LogisticRegression if len(levels) == 2 else SoftmaxRegression
+    inf = LocalInfluence(cls(l2=args.l2).fit(X[~val], y[~val]), X[~val], y[~val])
+    q = np.flatnonzero(val)[:args.queries]
+    res = check_invariance(inf, np.diag(scales), X[q], y[q])
+    kept = inf.metric_rank()
+    out = {"data": name, "summary": res.summary(), "max_rel_diff": res.max_rel_diff,
+           "max_range_residual": res.max_range_residual, "metric_rank_max": int(kept.max()),
+           "n_features": int(X.shape[1]), "n_classes": int(len(levels))}
+    if args.json:
+        print(json.dumps(out))
+    elif not args.quiet:
+        print(f"localinf invariance: {name}; J = diag(scales) on {X.shape[1]} features, "
+              f"{len(levels)} classes, {q.size} validation queries")
+        print(res.summary())
+        print(f"G_i keeps at most {int(kept.max())} of {X.shape[1]} directions (rank <= K - 1 = "
+              f"{len(levels) - 1}); Theorem 1 needs g_i in range(G_i): see docs/invariance.md")
+    return 0
+
+
 def _plot(table, path, name):
     from .plots import _plt, plot_fi_leverage, plot_index
     plt = _plt()
@@ -291,6 +329,16 @@ def parser():
     a.add_argument("--out", default="localinf-output")
     a.add_argument("--quiet", action="store_true")
     a.add_argument("--json", action="store_true")
+    v = sub.add_parser("invariance", help="does FI change when the perturbation is rescaled (Theorem 1)?")
+    v.add_argument("data", nargs="?", help="CSV or Parquet file (omit for the embedded dataset)")
+    v.add_argument("--target")
+    v.add_argument("--scales", help="comma-separated J = diag(scales) (default: the features' spreads)")
+    v.add_argument("--val-frac", type=float, default=0.3)
+    v.add_argument("--queries", type=int, default=5, help="validation points compared (default 5)")
+    v.add_argument("--l2", type=float, default=1e-3)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--quiet", action="store_true")
+    v.add_argument("--json", action="store_true")
     sub.add_parser("validate", help="run the verification report (python -m localinf.validate)",
                    add_help=False)
     return ap
@@ -308,7 +356,7 @@ def main(argv=None):
     if args.command is None:
         args = ap.parse_args(["diagnose"])
     try:
-        return {"trim": trim, "active": active}.get(args.command, diagnose)(args)
+        return {"trim": trim, "active": active, "invariance": invariance}.get(args.command, diagnose)(args)
     except (UsageError, LocalInfluenceError) as exc:
         print(f"localinf: error: {exc}", file=sys.stderr)
         return 2

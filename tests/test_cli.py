@@ -103,3 +103,18 @@ def test_active_command_resumes_from_its_checkpoints(tmp_path, capsys):
     assert cli.main(argv) == 0  # the rerun reads the finished checkpoints
     assert json.loads(capsys.readouterr().out)["accuracy"] == first["accuracy"]
     assert cli.main(["active", "--strategies", "psychic", "--out", str(tmp_path)]) == 2
+
+
+def test_invariance_command_reports_theorem_1(tmp_path, capsys):
+    """Binary breast cancer data: G_i has rank 1 in 30 dimensions, so rescaling the
+    perturbation changes FI (the range condition fails), and the command says so."""
+    assert cli.main(["invariance", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metric_rank_max"] == 1 and out["max_range_residual"] > 1e-3
+    assert out["summary"].startswith("NOT invariant")
+    X, y = make_problem(8, 90, 2, 3)
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(path, index=False)
+    assert cli.main(["invariance", str(path), "--target", "y", "--json"]) == 0  # K - 1 = 2 >= d = 2
+    assert json.loads(capsys.readouterr().out)["summary"].startswith("invariant")
+    assert cli.main(["invariance", str(path), "--target", "y", "--scales", "1,0"]) == 2
