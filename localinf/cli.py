@@ -150,7 +150,11 @@ def trim(args):
         X = (X - mu) / np.where(sd > 0, sd, 1.0)
     cls = LogisticRegression if len(levels) == 2 else SoftmaxRegression
     fit = lambda X_, y_: cls(l2=args.l2).fit(X_, y_)
-    table = trimming_curve(fit, X[tr], y[tr], X[val], y[val], X[test], y[test], budgets, methods)
+    import pandas as pd
+    parts = []
+    for m in _progress(methods, args, "trimming methods"):
+        parts.append(trimming_curve(fit, X[tr], y[tr], X[val], y[val], X[test], y[test], budgets, (m,)))
+    table = pd.concat(parts, ignore_index=True)
     mean = table.groupby(["method", "budget"]).accuracy.mean().unstack("budget")
     csv_path = os.path.join(args.out, "trimming.csv")
     png_path = os.path.join(args.out, "trimming.png")
@@ -201,7 +205,7 @@ def active(args):
     cls = LogisticRegression if len(levels) == 2 else SoftmaxRegression
     fit = lambda X_, y_: cls(l2=args.l2).fit(X_, y_)
     frames = []
-    for s in strategies:
+    for s in _progress(strategies, args, "strategies"):
         ck = os.path.join(args.out, "checkpoints", f"active-{s}-{args.seed}.json")
         frames.append(active_learning(fit, X[lab], y[lab], X[pool], y[pool], X[test], y[test],
                                       strategy=s, rounds=args.rounds, acquisition_size=args.size,
@@ -269,6 +273,12 @@ def invariance(args):
         print(f"G_i keeps at most {int(kept.max())} of {X.shape[1]} directions (rank <= K - 1 = "
               f"{len(levels) - 1}); Theorem 1 needs g_i in range(G_i): see docs/invariance.md")
     return 0
+
+
+def _progress(items, args, what):
+    """A tqdm bar on stderr, off with --quiet or --json."""
+    from tqdm import tqdm
+    return tqdm(items, desc=what, unit="", disable=args.quiet or args.json, file=sys.stderr, leave=False)
 
 
 def _plot(table, path, name):
