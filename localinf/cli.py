@@ -94,7 +94,11 @@ def diagnose(args):
         mu, sd = Xtr.mean(), Xtr.std(ddof=0).replace(0.0, 1.0)
         Xtr, Xv = (Xtr - mu) / sd, (Xv - mu) / sd
     K = len(levels)
-    model = (LogisticRegression if K == 2 else SoftmaxRegression)(l2=args.l2).fit(Xtr.to_numpy(), ytr)
+    if args.model == "logistic" and K != 2:
+        raise UsageError(f"--model logistic needs two classes; the target has {K}")
+    cls = LogisticRegression if (args.model == "logistic" or args.model == "auto" and K == 2) \
+        else SoftmaxRegression
+    model = cls(l2=args.l2).fit(Xtr.to_numpy(), ytr)
     inf = LocalInfluence(model, Xtr, ytr)
     table = inf.summary_frame(Xv.to_numpy(), yv, flag_top=args.flag).sort_values("rank")
     table.insert(0, "label", pd.Series(levels[ytr], index=Xtr.index).loc[table.index].to_numpy())
@@ -153,7 +157,8 @@ def trim(args):
     import pandas as pd
     parts = []
     for m in _progress(methods, args, "trimming methods"):
-        parts.append(trimming_curve(fit, X[tr], y[tr], X[val], y[val], X[test], y[test], budgets, (m,)))
+        parts.append(trimming_curve(fit, X[tr], y[tr], X[val], y[val], X[test], y[test], budgets, (m,),
+                                    shapley_kw={"progress": not (args.quiet or args.json)}))
     table = pd.concat(parts, ignore_index=True)
     mean = table.groupby(["method", "budget"]).accuracy.mean().unstack("budget")
     csv_path = os.path.join(args.out, "trimming.csv")
@@ -302,6 +307,8 @@ def parser():
     d.add_argument("--val-file", help="separate validation file (default: a random split)")
     d.add_argument("--val-frac", type=float, default=0.3, help="validation share of the rows (default 0.3)")
     d.add_argument("--l2", type=float, default=1e-3, help="penalty l2 * ||coef||^2 (default 1e-3)")
+    d.add_argument("--model", choices=("auto", "logistic", "softmax"), default="auto",
+                   help="auto: logistic for two classes, softmax otherwise")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--standardize", action="store_true",
                     help="z-score the features with the training rows' mean and spread")

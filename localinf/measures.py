@@ -34,6 +34,11 @@ _PAIR_BYTES = 1 << 26
 class LocalInfluence:
     """Exact local influence of each training point of a fitted classifier.
 
+    Results with one value per training row (``fi_util``, ``influence_value``,
+    ``self_influence``, ``cook_local_influence``, ``leverage``, ``metric_rank``,
+    and the rows of ``fi`` and ``influence``) are numpy arrays, or pandas
+    Series / DataFrames indexed by the row labels when X is a DataFrame.
+
     Parameters
     ----------
     model : LogisticRegression or SoftmaxRegression
@@ -129,6 +134,17 @@ class LocalInfluence:
         self.H_inv_ = b.H_inv
 
     # -- helpers -----------------------------------------------------------
+    def _per_row(self, values, name, rows=None):
+        """Per-training-row results keep the row labels of a DataFrame X: a Series
+        (n,) or a DataFrame (n, m); plain arrays otherwise."""
+        if self.index_ is None:
+            return values
+        import pandas as pd
+        index = self.index_ if rows is None else self.index_[np.asarray(rows)]
+        if values.ndim == 1:
+            return pd.Series(values, index=index, name=name)
+        return pd.DataFrame(values, index=index)
+
     def _chunks(self, size=None):
         size = size or self.backend_.chunk_size
         for start in range(0, self.n_, size):
@@ -188,7 +204,7 @@ class LocalInfluence:
         """
         Xq, yq = self._query(X_query, y_query)
         W = self.H_inv_.matmat(self.backend_.loss_grad(Xq, yq).T)
-        return self._fi_from_w(W)
+        return self._per_row(self._fi_from_w(W), "fi")
 
     def fi_util(self, X_val, y_val, rows=None):
         """FI_util of eq. 3.1: FI with the mean validation loss.
@@ -234,7 +250,7 @@ class LocalInfluence:
             g = b.mixed_T(Xc, yc, u, pieces=pcs)
             g *= -1.0 / self.n_
             out[sl] = pinv_quadratic(U, inv, g)
-        return out
+        return self._per_row(out, "fi_util", rows)
 
     def fi_active(self, X_pool, agg="trimmed_mean", q=None):
         """FI_active of eq. 4.1 for unlabeled points.
@@ -302,7 +318,7 @@ class LocalInfluence:
         out = np.empty(self.n_)
         for sl in self._chunks():
             out[sl] = self._train_grads(sl) @ u
-        return out
+        return self._per_row(out, "iv")
 
     def influence(self, X_test, y_test):
         """Classic influence of up-weighting each training point on each test loss.
@@ -321,7 +337,7 @@ class LocalInfluence:
         out = np.empty((self.n_, Xt.shape[0]))
         for sl in self._chunks():
             out[sl] = -(self._train_grads(sl) @ W)
-        return out
+        return self._per_row(out, "influence")
 
     def self_influence(self):
         """Self-influence ``grad L(z_i)^T H^{-1} grad L(z_i)`` (n,), >= 0.
@@ -333,7 +349,7 @@ class LocalInfluence:
         for sl in self._chunks():
             Gr = self._train_grads(sl)
             out[sl] = np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
-        return out
+        return self._per_row(out, "self_influence")
 
     def leverage(self):
         """Generalised leverage ``h_i = (1/n) sum_c P(c|x_i) a_ic^T H^{-1} a_ic`` (n,).
@@ -356,7 +372,7 @@ class LocalInfluence:
             m = A.shape[0]
             HA = self.H_inv_.matmat(A.reshape(m * self.K_, self.p_).T).T.reshape(A.shape)
             out[sl] = np.einsum("ic,icp,icp->i", np.exp(pcs.logP), A, HA) / self.n_
-        return out
+        return self._per_row(out, "leverage")
 
     def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
         """One row per training point, as statsmodels' influence ``summary_frame``.
@@ -375,7 +391,7 @@ class LocalInfluence:
         ``cook``, ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
         """
         import pandas as pd
-        fi = self.fi_util(X_val, y_val)
+        fi = np.asarray(self.fi_util(X_val, y_val))
         rank = np.empty(self.n_, dtype=np.int64)
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, self.n_ + 1)
         top = int(flag_top) if flag_top >= 1 else max(1, int(round(flag_top * self.n_)))
@@ -392,7 +408,8 @@ class LocalInfluence:
         See :func:`localinf.cook.cook_local_influence`.
         """
         from .cook import cook_local_influence
-        return cook_local_influence(self, perturbation=perturbation, kind=kind, covariate=covariate)
+        return self._per_row(cook_local_influence(self, perturbation=perturbation, kind=kind,
+                                                  covariate=covariate), "cook")
 
     # -- ingredients, one training point at a time -----------------------------
     def mixed_partial(self, i):
@@ -421,4 +438,4 @@ class LocalInfluence:
         out = np.empty(self.n_, dtype=np.int64)
         for sl in self._chunks():
             out[sl] = (self._metric_eig(sl)[2] > 0).sum(axis=1)
-        return out
+        return self._per_row(out, "metric_rank")

@@ -216,7 +216,8 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
 
 
 # -- Data Shapley ---------------------------------------------------------------------------
-def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01, seed=0):
+def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01, seed=0,
+                progress=False):
     """Truncated Monte Carlo Data Shapley values (Ghorbani & Zou 2019), (n,).
 
     The value of a subset is the validation accuracy of the model fitted on it
@@ -224,7 +225,8 @@ def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01,
     classes or the fit fails). Each permutation adds rows one by one and
     credits each with its marginal gain; once the running value is within
     ``truncation`` (relative) of the full-data value, the remaining rows of
-    that permutation get 0. Cost: up to n fits per permutation.
+    that permutation get 0. Cost: up to n fits per permutation; ``progress``
+    shows a bar over the permutations on stderr.
     """
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -243,7 +245,9 @@ def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01,
             return float(np.mean(y_val == np.argmax(counts)))
 
     total = np.zeros(n)
-    for _ in range(check_positive_int(n_permutations, "n_permutations")):
+    from tqdm import tqdm
+    for _ in tqdm(range(check_positive_int(n_permutations, "n_permutations")), desc="Data Shapley",
+                  disable=not progress, leave=False):
         perm = rng.permutation(n)
         prev = value(perm[:0])
         for t in range(n):

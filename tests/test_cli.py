@@ -118,3 +118,31 @@ def test_invariance_command_reports_theorem_1(tmp_path, capsys):
     assert cli.main(["invariance", str(path), "--target", "y", "--json"]) == 0  # K - 1 = 2 >= d = 2
     assert json.loads(capsys.readouterr().out)["summary"].startswith("invariant")
     assert cli.main(["invariance", str(path), "--target", "y", "--scales", "1,0"]) == 2
+
+
+def test_dataframe_in_labelled_results_out():
+    X, y = make_problem(9, 50, 2, 2)
+    frame = pd.DataFrame(X, index=[f"s{i}" for i in range(50)], columns=["u", "v"])
+    inf = li.LocalInfluence(li.LogisticRegression(l2=0.01).fit(X, y), frame, pd.Series(y))
+    plain = li.LocalInfluence(li.LogisticRegression(l2=0.01).fit(X, y), X, y)
+    for name in ("fi_util", "influence_value"):
+        out = getattr(inf, name)(X[:10], y[:10])
+        assert isinstance(out, pd.Series) and list(out.index) == list(frame.index)
+        assert np.allclose(out, getattr(plain, name)(X[:10], y[:10]))
+    assert list(inf.fi_util(X[:10], y[:10], rows=[3, 7]).index) == ["s3", "s7"]
+    pairs = inf.fi(X[:4], y[:4])
+    assert isinstance(pairs, pd.DataFrame) and pairs.shape == (50, 4)
+    for out in (inf.self_influence(), inf.cook_local_influence(), inf.leverage(), inf.metric_rank()):
+        assert isinstance(out, pd.Series) and out.index[0] == "s0"
+    assert isinstance(plain.self_influence(), np.ndarray)
+
+
+def test_parquet_input_and_model_choice(tmp_path, capsys):
+    X, y = make_problem(10, 80, 2, 3)
+    path = tmp_path / "d.parquet"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_parquet(path)
+    assert cli.main(["diagnose", str(path), "--target", "y", "--json", "--out", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "SoftmaxRegression"
+    assert cli.main(["diagnose", str(path), "--target", "y", "--model", "logistic",
+                     "--out", str(tmp_path)]) == 2
+    assert "two classes" in capsys.readouterr().err
