@@ -273,6 +273,7 @@ class LocalInfluence:
             Non-negative; larger means the pool point's prediction is more
             sensitive to perturbations of the training data (label it first).
         """
+        pool_index = getattr(X_pool, "index", None)
         Xp = check_matrix(X_pool, "X_pool", n_features=self.d_)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self.H_inv_.matmat(self.backend_.loss_grad(Xp, yp).T)
@@ -287,6 +288,9 @@ class LocalInfluence:
         for start in range(0, Xp.shape[0], cols):
             sl = slice(start, min(Xp.shape[0], start + cols))
             out[sl] = aggregate(self._fi_from_w(W[:, sl], C_all), agg, q, axis=0)
+        if pool_index is not None:  # a DataFrame pool keeps its row labels
+            import pandas as pd
+            return pd.Series(out, index=pool_index, name="fi_active")
         return out
 
     # -- baselines -----------------------------------------------------------

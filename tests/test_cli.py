@@ -146,3 +146,12 @@ def test_parquet_input_and_model_choice(tmp_path, capsys):
     assert cli.main(["diagnose", str(path), "--target", "y", "--model", "logistic",
                      "--out", str(tmp_path)]) == 2
     assert "two classes" in capsys.readouterr().err
+
+
+def test_fi_active_keeps_the_pool_labels():
+    X, y = make_problem(12, 40, 2, 2)
+    inf = li.LocalInfluence(li.LogisticRegression(l2=0.01).fit(X, y), X, y)
+    pool = pd.DataFrame(X[:6] + 0.1, index=list("abcdef"))
+    out = inf.fi_active(pool)
+    assert list(out.index) == list("abcdef")
+    assert np.allclose(out, inf.fi_active(X[:6] + 0.1))
