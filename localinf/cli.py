@@ -129,7 +129,7 @@ def diagnose(args):
 def trim(args):
     """Trimming curve: test accuracy after removing the top b rows, per method."""
     from . import LogisticRegression, SoftmaxRegression, trimming_curve
-    from .plots import _plt, plot_trimming_curve
+    from .plots import plot_trimming_curve
     from .trimming import METHODS
     frame, target, name = _load(args.data, args.target)
     X, y, levels = _design(frame, target)
@@ -163,21 +163,13 @@ def trim(args):
     mean = table.groupby(["method", "budget"]).accuracy.mean().unstack("budget")
     csv_path = os.path.join(args.out, "trimming.csv")
     png_path = os.path.join(args.out, "trimming.png")
-    write_text(csv_path, table.to_csv(index=False))
-    plt = _plt()
     fig = plot_trimming_curve(table)
     fig.axes[0].set_title(f"Trimming: {name}")
-    save_figure(fig, png_path)
-    plt.close(fig)
-    if args.json:
-        print(json.dumps({"data": name, "mean_accuracy": {m: {str(b): v for b, v in row.items()}
-                                                          for m, row in mean.iterrows()},
-                          "csv": csv_path, "png": png_path}))
-    elif not args.quiet:
-        print(f"localinf trim: {name}; {int(tr.sum())} training / {int(val.sum())} validation / "
-              f"{int(test.sum())} test rows; test accuracy after removing the top b rows:")
-        print(mean.to_string(float_format="{:.4f}".format))
-        print(f"wrote {csv_path} and {png_path}")
+    _finish(args, table, fig, csv_path, png_path,
+            {"data": name, "mean_accuracy": {m: {str(b): v for b, v in row.items()}
+                                             for m, row in mean.iterrows()}},
+            f"localinf trim: {name}; {int(tr.sum())} training / {int(val.sum())} validation / "
+            f"{int(test.sum())} test rows; test accuracy after removing the top b rows:", mean)
     return 0
 
 
@@ -219,27 +211,18 @@ def active(args):
     wide = table.pivot_table(index="n_labeled", columns="strategy", values="accuracy")
     csv_path = os.path.join(args.out, "active.csv")
     png_path = os.path.join(args.out, "active.png")
-    write_text(csv_path, table.to_csv(index=False))
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _plt().subplots(figsize=(6, 4))
     for s in wide.columns:
         ax.plot(wide.index, wide[s], "o-", ms=3, label=s)
     ax.set_xlabel("labeled rows")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"Active learning: {name}")
     ax.legend()
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
-    if args.json:
-        print(json.dumps({"data": name, "accuracy": {s: {str(k): v for k, v in col.items()}
-                                                     for s, col in wide.items()},
-                          "csv": csv_path, "png": png_path}))
-    elif not args.quiet:
-        print(f"localinf active: {name}; {lab.size} initial labeled, pool {pool.size}, "
-              f"validation {val.size}, test {test.size}; {args.rounds} rounds of {args.size}")
-        print(wide.to_string(float_format="{:.4f}".format))
-        print(f"wrote {csv_path} and {png_path}")
+    _finish(args, table, fig, csv_path, png_path,
+            {"data": name, "accuracy": {s: {str(k): v for k, v in col.items()}
+                                        for s, col in wide.items()}},
+            f"localinf active: {name}; {lab.size} initial labeled, pool {pool.size}, "
+            f"validation {val.size}, test {test.size}; {args.rounds} rounds of {args.size}", wide)
     return 0
 
 
@@ -278,6 +261,21 @@ def invariance(args):
         print(f"G_i keeps at most {int(kept.max())} of {X.shape[1]} directions (rank <= K - 1 = "
               f"{len(levels) - 1}); Theorem 1 needs g_i in range(G_i): see docs/invariance.md")
     return 0
+
+
+def _finish(args, table, fig, csv_path, png_path, payload, header, shown):
+    """Write the long table and the figure atomically, then report (--json, --quiet or text)."""
+    from .plots import _plt
+    write_text(csv_path, table.to_csv(index=False))
+    fig.tight_layout()
+    save_figure(fig, png_path)
+    _plt().close(fig)
+    if args.json:
+        print(json.dumps({**payload, "csv": csv_path, "png": png_path}))
+    elif not args.quiet:
+        print(header)
+        print(shown.to_string(float_format="{:.4f}".format))
+        print(f"wrote {csv_path} and {png_path}")
 
 
 def _progress(items, args, what):
