@@ -61,6 +61,11 @@ def mlp_problems(draw):
     seed = draw(st.integers(0, 2 ** 31 - 1))
     hidden = draw(st.sampled_from([(3,), (4, 3)]))
     activation = draw(st.sampled_from(["tanh", "softplus"]))
+    return mlp_problem(seed, hidden, activation)
+
+
+def mlp_problem(seed, hidden, activation):
+    """The network problem of :func:`mlp_problems` for one seed (for explicit examples)."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(40, 2))
     y = ((X[:, 0] ** 2 + X[:, 1] + 0.3 * rng.normal(size=40)) > 0.5).astype(int)
