@@ -53,7 +53,7 @@ def acquisition_scores(strategy, model, X_lab, y_lab, X_pool, *, X_val=None, y_v
             raise InputError("strategy='iv' needs a validation set (X_val, y_val)")
         b = inf.backend_
         y_hat = np.argmax(b.proba(X_pool), axis=1)
-        u = inf.H_inv_.matvec(inf._mean_grad(*inf._query(X_val, y_val, "X_val", "y_val")))
+        u = inf.H_inv_query_.matvec(inf._mean_grad(*inf._query(X_val, y_val, "X_val", "y_val")))
         return b.loss_grad(X_pool, y_hat) @ u
     if strategy == "bald":
         return _bald(inf, X_pool, seed, n_samples)

@@ -424,7 +424,8 @@ class AutogradBackend:
     """
 
     def __init__(self, model, X, y, curvature="exact", curvature_options=None,
-                 chunk_size=None, grad_rtol=1e-6, svd_rank=None, svd_options=None):
+                 chunk_size=None, grad_rtol=1e-6, svd_rank=None, svd_options=None,
+                 query_curvature=None, query_curvature_options=None):
         self.model = model
         self.X, self.y = X, y
         self.n, self.d = X.shape
@@ -458,6 +459,18 @@ class AutogradBackend:
         check_minimiser(g, float(np.max(np.abs(X))), grad_rtol)
         self.grad_norm = float(np.linalg.norm(g))
         self.H_inv = make_curvature(curvature, self, **(curvature_options or {}))
+        # Solves against query gradients (few right-hand sides, e.g. the one
+        # u = H^{-1} gbar_V of FI_util) may use a more accurate operator than
+        # the n (K - 1) per-row solves of the metric.
+        if query_curvature is None:
+            if query_curvature_options:
+                raise InputError("query_curvature_options needs query_curvature")
+            self.H_inv_query = self.H_inv
+        else:
+            opts = dict(query_curvature_options or {})
+            if query_curvature == "cg" and curvature == "kfac" and "preconditioner" not in opts:
+                opts["preconditioner"] = self.H_inv  # K-FAC preconditions CG on the exact H
+            self.H_inv_query = make_curvature(query_curvature, self, **opts)
 
     # -- the risk --------------------------------------------------------------
     def risk_grad(self, theta):

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import LinearOperator
 
-from .exceptions import SingularHessianError
+from .exceptions import InputError, SingularHessianError
 
 
 # OpenBLAS's multi-threaded Cholesky (dpotrf) was seen to crash the process
@@ -162,6 +162,10 @@ class CGInverse(LinearOperator):
     tol : float, default 1e-10
         Relative residual ``||(H + damping) x - b|| <= tol ||b||``.
     maxiter : int, default 10 p
+    preconditioner : LinearOperator (p, p), optional
+        A symmetric positive definite approximation of ``(H + damping I)^{-1}``
+        (e.g. K-FAC). It changes how fast CG converges, not what it converges
+        to: the stopping rule is on the residual of the exact H.
 
     Attributes
     ----------
@@ -169,9 +173,12 @@ class CGInverse(LinearOperator):
         Hessian-vector products used so far.
     """
 
-    def __init__(self, hvp, p, damping=0.0, tol=1e-10, maxiter=None):
+    def __init__(self, hvp, p, damping=0.0, tol=1e-10, maxiter=None, preconditioner=None):
         self._hvp, self.damping, self.tol = hvp, float(damping), float(tol)
         self.maxiter = maxiter or 10 * p
+        if preconditioner is not None and getattr(preconditioner, "shape", None) != (p, p):
+            raise InputError(f"preconditioner must be a ({p}, {p}) LinearOperator")
+        self.preconditioner = preconditioner
         self.n_hvp = 0
         super().__init__(dtype=np.float64, shape=(p, p))
 
@@ -185,7 +192,7 @@ class CGInverse(LinearOperator):
         if not np.any(b):
             return np.zeros_like(b)
         A = LO(self.shape, matvec=self._op, dtype=np.float64)
-        x, info = cg(A, b, rtol=self.tol, atol=0.0, maxiter=self.maxiter)
+        x, info = cg(A, b, rtol=self.tol, atol=0.0, maxiter=self.maxiter, M=self.preconditioner)
         if info != 0:
             import warnings
             warnings.warn(f"CG did not reach rtol={self.tol} in {self.maxiter} iterations "
@@ -265,11 +272,16 @@ def make_curvature(kind, backend, **options):
             warn_if_not_pd(lam)
         return DampedInverse(H, damping=damping, rtol=options.get("rtol", 1e-12))
     if kind == "cg":
+        pre = options.get("preconditioner")
+        if isinstance(pre, str):
+            if pre not in ("kfac",):
+                raise InputError(f"curvature_options['preconditioner'] must be 'kfac' or a "
+                                 f"LinearOperator; got {pre!r}")
+            options = dict(options, preconditioner=make_curvature(pre, backend))
         return CGInverse(backend.hvp, backend.p, **options)
     if kind == "lissa":
         return LissaInverse(backend.hvp, backend.p, **options)
     if kind == "kfac":
         from .kfac import KFACInverse
         return KFACInverse(backend.model, backend.X, backend.y, **options)
-    from .exceptions import InputError
     raise InputError(f"curvature must be one of {CURVATURES} or a LinearOperator; got {kind!r}")

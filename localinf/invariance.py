@@ -97,7 +97,7 @@ def check_invariance(influence, J, X_query, y_query):
     J = _jacobian(J, d)
     Xq = check_matrix(X_query, "X_query", n_features=d)
     yq, _ = check_labels(y_query, "y_query", Xq.shape[0], n_classes=influence.K_)
-    Wq = influence.H_inv_.matmat(b.loss_grad(Xq, yq).T)  # (p, m)
+    Wq = influence.H_inv_query_.matmat(b.loss_grad(Xq, yq).T)  # (p, m)
     m = Xq.shape[0]
     rtol, atol = influence.rtol, influence.atol
     fi = np.empty((n, m))

@@ -63,10 +63,20 @@ class LocalInfluence:
         (the default for those models). ``"autograd"``: any
         :class:`~localinf.AutogradModel` (the default for one), or a GLM
         routed through autograd to check one backend against the other.
-    curvature : {"exact", "cg", "lissa"} or LinearOperator, default "exact"
+    curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, default "exact"
         How the autograd backend applies ``H^{-1}`` (see
         :func:`localinf.curvature.make_curvature`); ``curvature_options`` are
-        passed on (``damping``, ``tol``, ``depth``, ...).
+        passed on (``damping``, ``tol``, ``depth``, ``preconditioner``, ...).
+    query_curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, optional
+        Autograd backend only: the operator for solves against query and
+        validation gradients (``u = H^{-1} gbar_V`` of FI_util, one per query
+        of ``fi``, ``fi_active``, ``influence_value``, ``influence``); the
+        per-row solves of the metric G_i, of D_i and of self-influence keep
+        ``curvature``. Default: ``curvature``. ``"cg"`` with
+        ``curvature="kfac"`` is preconditioned by K-FAC: the few query solves
+        become exact (to CG's tolerance) at the cost of some Hessian-vector
+        products, while the n (K - 1) metric solves stay cheap. Options in
+        ``query_curvature_options``.
     svd_rank : int, optional
         Autograd backend only: replace every mixed partial M_i by its rank-k
         truncated SVD computed from matrix-vector products (the paper's KFSVD
@@ -86,11 +96,14 @@ class LocalInfluence:
         Training rows, features, parameters, classes.
     H_inv_ : scipy.sparse.linalg.LinearOperator (p, p)
         Inverse Hessian of R at theta_hat (``H_inv_.hessian`` is H itself).
+    H_inv_query_ : scipy.sparse.linalg.LinearOperator (p, p)
+        The operator for query-side solves (``H_inv_`` unless
+        ``query_curvature`` was given).
     """
 
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
-                 svd_options=None):
+                 svd_options=None, query_curvature=None, query_curvature_options=None):
         from .autodiff import AutogradBackend, AutogradModel, check_autograd_inputs, from_glm
         X_in = X
         if backend not in ("auto", "reference", "autograd"):
@@ -114,11 +127,13 @@ class LocalInfluence:
             self.backend_ = AutogradBackend(model, X, y, curvature=curvature,
                                             curvature_options=curvature_options,
                                             chunk_size=chunk_size, grad_rtol=grad_rtol,
-                                            svd_rank=svd_rank, svd_options=svd_options)
+                                            svd_rank=svd_rank, svd_options=svd_options,
+                                            query_curvature=query_curvature,
+                                            query_curvature_options=query_curvature_options)
         else:
             if svd_rank is not None:
                 raise InputError("svd_rank (KFSVD) needs backend='autograd'")
-            if curvature != "exact":
+            if curvature != "exact" or query_curvature is not None:
                 raise InputError("the reference backend solves with the exact Hessian; "
                                  "use backend='autograd' for other curvature choices")
             X = check_matrix(X, "X", n_features=model.n_features_in_)
@@ -132,6 +147,7 @@ class LocalInfluence:
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv
+        self.H_inv_query_ = getattr(b, "H_inv_query", b.H_inv)
 
     # -- helpers -----------------------------------------------------------
     def _per_row(self, values, name, rows=None):
@@ -203,7 +219,7 @@ class LocalInfluence:
             loss per unit squared geodesic length on the perturbation manifold.
         """
         Xq, yq = self._query(X_query, y_query)
-        W = self.H_inv_.matmat(self.backend_.loss_grad(Xq, yq).T)
+        W = self.H_inv_query_.matmat(self.backend_.loss_grad(Xq, yq).T)
         return self._per_row(self._fi_from_w(W), "fi")
 
     def fi_util(self, X_val, y_val, rows=None):
@@ -229,7 +245,7 @@ class LocalInfluence:
         """
         Xv, yv = self._query(X_val, y_val, "X_val", "y_val")
         gbar = self._mean_grad(Xv, yv)
-        u = self.H_inv_.matvec(gbar)
+        u = self.H_inv_query_.matvec(gbar)
         if rows is None:
             idx, blocks = None, list(self._chunks())
         else:
@@ -276,7 +292,7 @@ class LocalInfluence:
         pool_index = getattr(X_pool, "index", None)
         Xp = check_matrix(X_pool, "X_pool", n_features=self.d_)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
-        W = self.H_inv_.matmat(self.backend_.loss_grad(Xp, yp).T)
+        W = self.H_inv_query_.matmat(self.backend_.loss_grad(Xp, yp).T)
         # Each block of pool columns needs all n FI values at once (percentiles);
         # the training-side rows are computed once when they fit in the budget.
         cols = max(1, _PAIR_BYTES * 4 // (8 * self.n_))
@@ -318,7 +334,7 @@ class LocalInfluence:
         ndarray (n,)
         """
         Xv, yv = self._query(X_val, y_val, "X_val", "y_val")
-        u = self.H_inv_.matvec(self._mean_grad(Xv, yv))
+        u = self.H_inv_query_.matvec(self._mean_grad(Xv, yv))
         out = np.empty(self.n_)
         for sl in self._chunks():
             out[sl] = self._train_grads(sl) @ u
@@ -337,7 +353,7 @@ class LocalInfluence:
         ndarray (n, m)
         """
         Xt, yt = self._query(X_test, y_test, "X_test", "y_test")
-        W = self.H_inv_.matmat(self.backend_.loss_grad(Xt, yt).T)
+        W = self.H_inv_query_.matmat(self.backend_.loss_grad(Xt, yt).T)
         out = np.empty((self.n_, Xt.shape[0]))
         for sl in self._chunks():
             out[sl] = -(self._train_grads(sl) @ W)

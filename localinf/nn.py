@@ -140,9 +140,14 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         theta = _newton_polish(model, X, y, fun, theta)
     gnorm = float(np.max(np.abs(grad(fun)(theta))))
     if gnorm > max(tol, 1e-6):
+        hint = "raise maxiter, increase l2, or rescale X"
+        if activation == "relu":
+            hint = ("a ReLU network's risk has kinks wherever a training point switches a unit "
+                    "on or off, and its minimiser usually sits on one, where D_i is not defined; "
+                    "use activation='softplus' or 'tanh' for exact influence")
         raise NotConvergedError(
             f"fit_mlp stopped with max|grad R| = {gnorm:.2e} after {res.nit} L-BFGS iterations; "
-            "raise maxiter, increase l2, or rescale X")
+            + hint)
     return _fitted(model, theta, gnorm, n_iter + int(res.nit), X.shape[1], sizes, activation)
 
 

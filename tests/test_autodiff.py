@@ -256,3 +256,62 @@ def test_adam_fit_then_finish_reaches_the_minimiser():
     a = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=5, finish=False, seed=3)
     b = li.fit_mlp(X, y, hidden=(4,), l2=3e-3, method="adam", epochs=5, finish=False, seed=3)
     assert np.array_equal(a.theta_, b.theta_)  # reproducible from the seed
+
+
+def test_query_curvature_makes_the_validation_solve_exact_and_keeps_the_kfac_metric():
+    """curvature="kfac" with query_curvature="cg": g_i comes from the exact H (CG
+    preconditioned by K-FAC, to CG's tolerance) and G_i from K-FAC.
+
+    The expected FI_util is assembled from other routes: g_i = D_i^T gbar_V with
+    the explicit D_i of an exact-curvature object, G_i from the K-FAC object's
+    metric, and numpy's pseudo-inverse.
+    """
+    X, y = mlp_problem(3)
+    model = li.fit_mlp(X, y, hidden=(4,), activation="tanh", l2=5e-3)
+    Xv, yv = X[::3], y[::3]
+    exact = li.LocalInfluence(model, X, y)
+    kfac = li.LocalInfluence(model, X, y, curvature="kfac")
+    mixed = li.LocalInfluence(model, X, y, curvature="kfac", query_curvature="cg",
+                              query_curvature_options={"tol": 1e-12})
+    assert mixed.H_inv_query_.preconditioner is mixed.H_inv_  # K-FAC preconditions CG
+    fu = mixed.fi_util(Xv, yv)
+    gbar = np.mean([np.asarray(g) for g in exact.backend_.loss_grad(Xv, yv)], axis=0)
+    expected = []
+    for i in range(len(y)):
+        g = exact.dtheta_domega(i).T @ gbar
+        expected.append(g @ np.linalg.pinv(kfac.metric(i), rcond=1e-10, hermitian=True) @ g)
+    # CG stops at a residual of 1e-12 ||b||: u errs by <= cond(H) 1e-12
+    assert rel_err(fu, np.array(expected)) <= 1e-6
+    # the query-side solve is exact, so IV matches the exact object's
+    assert rel_err(mixed.influence_value(Xv, yv), exact.influence_value(Xv, yv)) <= 1e-6
+    # ... and differs from K-FAC's alone (the check above could not pass by accident)
+    assert rel_err(kfac.fi_util(Xv, yv), fu) > 1e-3
+
+
+def test_preconditioned_cg_converges_to_the_exact_solve():
+    """The preconditioner changes the path, not the limit (its speed is measured in
+    benchmarks/bench_autograd.py: on a tiny p plain CG is as quick)."""
+    X, y = mlp_problem(4)
+    model = li.fit_mlp(X, y, hidden=(6, 4), activation="tanh", l2=2e-3)
+    exact = li.LocalInfluence(model, X, y)
+    b = np.random.default_rng(0).normal(size=exact.p_)
+    x = exact.H_inv_.matvec(b)
+    plain = li.LocalInfluence(model, X, y, curvature="cg", curvature_options={"tol": 1e-12})
+    pre = li.LocalInfluence(model, X, y, curvature="cg",
+                            curvature_options={"tol": 1e-12, "preconditioner": "kfac"})
+    for inf in (plain, pre):
+        assert rel_err(inf.H_inv_.matvec(b), x) <= 1e-12 * exact.H_inv_.condition_number
+    with pytest.raises(li.InputError, match="preconditioner"):
+        li.LocalInfluence(model, X, y, curvature="cg", curvature_options={"preconditioner": "ilu"})
+    with pytest.raises(li.InputError, match="query_curvature_options"):
+        li.LocalInfluence(model, X, y, query_curvature_options={"tol": 1e-8})
+    glm_X, glm_y = make_problem(0, 50, 2, 2)
+    glm = li.LogisticRegression(l2=0.1).fit(glm_X, glm_y)
+    with pytest.raises(li.InputError, match="reference backend"):
+        li.LocalInfluence(glm, glm_X, glm_y, query_curvature="cg")
+
+
+def test_relu_fit_that_stops_on_a_kink_says_why():
+    X, y = mlp_problem(2)
+    with pytest.raises(li.NotConvergedError, match="kinks.*softplus"):
+        li.fit_mlp(X, y, hidden=(8, 8), activation="relu", l2=1e-3)
