@@ -115,14 +115,8 @@ def fi_util_parts(inf, Xv, yv):
     cut-off then follows in O(n d K^2) (``cut_fi``), so one pass serves every
     cut-off (``check_parts`` compares it with the public ``fi_util``).
     """
-    b = inf.backend_
     u = inf.H_inv_query_.matvec(inf._mean_grad(Xv, yv))
-    F, g = [], []
-    for sl in inf._chunks():
-        Xc, yc = inf.X_[sl], inf.y_[sl]
-        pcs = b.pieces(Xc, yc)
-        F.append(b.metric_factor(Xc, yc, pieces=pcs))
-        g.append(-b.mixed_T(Xc, yc, u, pieces=pcs) / inf.n_)
+    F, g = zip(*(inf._util_parts(sl, u) for sl in inf._chunks()))
     return np.concatenate(F), np.concatenate(g)
 
 

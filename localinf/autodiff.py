@@ -468,8 +468,9 @@ class AutogradBackend:
             self.H_inv_query = self.H_inv
         else:
             opts = dict(query_curvature_options or {})
-            if query_curvature == "cg" and curvature == "kfac" and "preconditioner" not in opts:
-                opts["preconditioner"] = self.H_inv  # K-FAC preconditions CG on the exact H
+            if query_curvature == "cg" and curvature == "kfac" \
+                    and opts.get("preconditioner", "kfac") == "kfac":
+                opts["preconditioner"] = self.H_inv  # K-FAC (built once) preconditions CG on H
             self.H_inv_query = make_curvature(query_curvature, self, **opts)
 
     # -- the risk --------------------------------------------------------------

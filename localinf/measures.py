@@ -256,17 +256,22 @@ class LocalInfluence:
             size = self.backend_.chunk_size
             blocks = [slice(s, min(idx.size, s + size)) for s in range(0, idx.size, size)]
         out = np.empty(self.n_ if idx is None else idx.size)
-        b = self.backend_
         for sl in blocks:
-            rr = sl if idx is None else idx[sl]
-            Xc, yc = self.X_[rr], self.y_[rr]
-            pcs = b.pieces(Xc, yc)
-            F = b.metric_factor(Xc, yc, pieces=pcs)
+            F, g = self._util_parts(sl if idx is None else idx[sl], u)
             lam, U, inv = metric_eig(F, self.rtol, self.atol)
-            g = b.mixed_T(Xc, yc, u, pieces=pcs)
-            g *= -1.0 / self.n_
             out[sl] = pinv_quadratic(U, inv, g)
         return self._per_row(out, "fi_util", rows)
+
+    def _util_parts(self, rows, u):
+        """``(F, g)`` for the given rows: ``G_i = F_i F_i^T`` (m, d, r) and
+        ``g_i = -(1/n) M_i^T u`` (m, d), sharing one set of per-row passes."""
+        b = self.backend_
+        Xc, yc = self.X_[rows], self.y_[rows]
+        pcs = b.pieces(Xc, yc)
+        F = b.metric_factor(Xc, yc, pieces=pcs)
+        g = b.mixed_T(Xc, yc, u, pieces=pcs)
+        g *= -1.0 / self.n_
+        return F, g
 
     def fi_active(self, X_pool, agg="trimmed_mean", q=None):
         """FI_active of eq. 4.1 for unlabeled points.
