@@ -15,14 +15,15 @@ Prints
      K-FAC time, KFSVD (K-FAC, k = 8) time, each also with the validation
      solve made exact by K-FAC-preconditioned CG ("+cg"), and their Spearman
      correlation and top-5 % overlap with exact FI_util at several rank
-     cut-offs of G_i^+ (goal: KFSVD >= 3x faster at Spearman >= 0.9);
+     cut-offs of G_i^+ (goal: KFSVD >= 3x faster at Spearman >= 0.9), and
+     the same with the input layer's flat term of M_i kept exactly ("-in");
   4. large: a tanh MLP 64-512-256-10 (p = 166921) on the same data, where the
      dense Hessian (p^2 doubles = 223 GB) is out of reach: K-FAC and KFSVD
-     FI_util time and the process's peak memory (run in a child process so
-     that the figure is its own).
+     (plain and "-in") FI_util time and the process's peak memory (run in a
+     child process so that the figure is its own).
 
 The digits parts fit networks by full-batch L-BFGS to a tight gradient and take
-several minutes (about 25 minutes on 2 cores for all four parts).
+several minutes (about an hour on 2 cores for all four parts).
 """
 
 import argparse
@@ -139,6 +140,23 @@ CUTS = [("rtol 1e-10 (default)", 1e-10, 0.0), ("rtol 1e-8", 1e-8, 0.0), ("rtol 1
         ("rtol 1e-4", 1e-4, 0.0), ("rtol 1e-2", 1e-2, 0.0), ("atol 1e-6", 0.0, 1e-6)]
 
 
+def mixed_spectrum(model, X, y, k, rows=10):
+    """Singular values of M_i, and of M_i without the input layer's flat term E_i,
+    on the first rows: how much of M_i a rank-k truncation can hold."""
+    from localinf.autodiff import AutogradBackend, _InputLayerTerm
+    b = AutogradBackend(model, X, y, curvature="cg")  # M_i only: CG builds nothing up front
+    M = b.pieces(X[:rows], y[:rows]).M  # (rows, p, d)
+    d, h1 = X.shape[1], model.layer_sizes_[1]
+    grads = np.asarray(model.loss_grad_fn(model.theta_, X[:rows], y[:rows]))
+    E = _InputLayerTerm(grads[:, d * h1:(d + 1) * h1], d, M.shape[1])(np.broadcast_to(np.eye(d), (rows, d, d)))
+    for label, A in (("M_i", M), ("M_i - E_i", M - E)):
+        s2 = np.linalg.svd(A, compute_uv=False) ** 2
+        print(f"    {label:9s}: share of ||.||_F^2 in the top {k} of {d} singular values: median "
+              f"{np.median(s2[:, :k].sum(1) / s2.sum(1)):.3f}; sigma_{k + 1} / sigma_1 median "
+              f"{np.median(np.sqrt(s2[:, k] / s2[:, 0])):.3f}, sigma_{d} / sigma_1 median "
+              f"{np.median(np.sqrt(s2[:, -1] / s2[:, 0])):.3f}", flush=True)
+
+
 def digits_mlp(quick):
     X, y, Xv, yv = digits(300 if quick else 1500)
     hidden = (16, 8) if quick else (128, 64)
@@ -148,18 +166,24 @@ def digits_mlp(quick):
     print(f"[3] digits, tanh MLP 64-{'-'.join(map(str, hidden))}-10, n={len(y)}, p={p}: fit "
           f"{t_fit:.0f} s ({model.n_iter_} L-BFGS iterations, max|grad R| {model.grad_norm_:.1e}, "
           f"validation accuracy {np.mean(model.predict(Xv) == yv):.3f})", flush=True)
+    mixed_spectrum(model, X, y, k=8)
     chunk = 150  # rows per chunk for every run (KFSVD's passes are cheaper on larger chunks)
     # "+cg": the one validation solve u = H^{-1} gbar_V by CG on the exact H,
     # preconditioned by K-FAC (query_curvature); the n (K-1) metric solves stay K-FAC.
     cg = dict(query_curvature="cg", query_curvature_options={"tol": 1e-8})
+    # "-in": the input layer's flat term of M_i kept exactly, the rest truncated
+    eil = {"exact_input_layer": True}
     runs = [("exact", dict()), ("kfac", dict(curvature="kfac")),
             ("kfac+cg", dict(curvature="kfac", **cg)),
             ("kfsvd8", dict(curvature="kfac", svd_rank=8)),
             ("kfsvd8+cg", dict(curvature="kfac", svd_rank=8, **cg)),
-            ("svd8", dict(svd_rank=8))]
+            ("kfsvd8-in", dict(curvature="kfac", svd_rank=8, svd_options=eil)),
+            ("kfsvd8-in+cg", dict(curvature="kfac", svd_rank=8, svd_options=eil, **cg)),
+            ("svd8", dict(svd_rank=8)),
+            ("svd8-in", dict(svd_rank=8, svd_options=eil))]
     parts, totals, t_base, exact_op = {}, {}, None, None
     for name, kw in runs:
-        if name == "svd8":  # the exact curvature again: reuse its factorisation
+        if name.startswith("svd8"):  # the exact curvature again: reuse its factorisation
             kw = dict(kw, curvature=exact_op)
         t_setup, inf = timed(lambda: li.LocalInfluence(model, X, y, chunk_size=chunk, **kw))
         t_fi, parts[name] = timed(lambda: fi_util_parts(inf, Xv, yv))
@@ -167,7 +191,7 @@ def digits_mlp(quick):
         line = f"    {name:9s} setup {t_setup:7.1f} s  FI_util {t_fi:7.1f} s  total {total:7.1f} s"
         if name == "exact":
             t_base, exact_op = total, inf.H_inv_
-        elif name != "svd8":
+        elif not name.startswith("svd8"):
             line += f"  speed-up {t_base / total:5.1f}x"
         if "+cg" in name:
             line += f"  ({inf.H_inv_query_.n_hvp} Hessian-vector products)"
@@ -188,7 +212,7 @@ def digits_mlp(quick):
             rhos[name, label] = rho
             cells.append(f"{rho:.3f} ({top}/{b})")
         print("    " + " | ".join(cells), flush=True)
-    for name in ("kfsvd8", "kfsvd8+cg"):
+    for name in ("kfsvd8", "kfsvd8+cg", "kfsvd8-in", "kfsvd8-in+cg"):
         fast = t_base / totals[name] >= 3
         met = [label for label, _, _ in CUTS if fast and rhos[name, label] >= 0.9]
         print(f"    goal for {name} (>= 3x faster at Spearman >= 0.9): "
@@ -196,8 +220,9 @@ def digits_mlp(quick):
               f"cut-off ({'met' if CUTS[0][0] in met else 'MISSED'}); met at: {', '.join(met) or 'none'}")
     Fe = parts["exact"][0]
     rel = lambda F: np.median(np.linalg.norm(F - Fe, axis=(1, 2)) / np.linalg.norm(Fe, axis=(1, 2)))
-    print(f"    median relative error of the metric factor F_i: kfac {rel(parts['kfac'][0]):.1e}, "
-          f"kfsvd8 {rel(parts['kfsvd8'][0]):.1e}, svd8 {rel(parts['svd8'][0]):.1e}; of g_i: "
+    print("    median relative error of the metric factor F_i: "
+          + ", ".join(f"{n} {rel(parts[n][0]):.1e}" for n in ("kfac", "kfsvd8", "kfsvd8-in", "svd8", "svd8-in"))
+          + "; of g_i: "
           + ", ".join(f"{n} {np.median(np.linalg.norm(parts[n][1] - parts['exact'][1], axis=1) / np.linalg.norm(parts['exact'][1], axis=1)):.1e}"
                       for n, _ in runs[1:]), flush=True)
 
@@ -216,7 +241,9 @@ def large_mlp(quick):
     out = {"p": p, "fit_s": t_fit, "grad": model.grad_norm_, "rss_fit_mib": rss_fit,
            "acc": float(np.mean(model.predict(Xv) == yv)), "runs": []}
     for name, kw in [("kfac", dict(curvature="kfac")),
-                     ("kfsvd8", dict(curvature="kfac", svd_rank=8))]:
+                     ("kfsvd8", dict(curvature="kfac", svd_rank=8)),
+                     ("kfsvd8-in", dict(curvature="kfac", svd_rank=8,
+                                        svd_options={"exact_input_layer": True}))]:
         t_setup, inf = timed(lambda: li.LocalInfluence(model, X, y, grad_rtol=1e-4, chunk_size=50,
                                                        **kw))
         t_fi, fi = timed(lambda: inf.fi_util(Xv, yv))
@@ -237,9 +264,10 @@ def large_report(quick):
         fis[r["name"]] = np.array(r["fi"])
         print(f"    {r['name']:7s} setup {r['setup_s']:6.1f} s  FI_util {r['fi_s']:6.1f} s  "
               f"peak RSS so far {r['rss_mib']:.0f} MiB")
-    rho, top, b = spearman_top(fis["kfsvd8"], fis["kfac"])
-    print(f"    KFSVD k=8 vs K-FAC with exact M_i: Spearman {rho:.3f}, top-{b} overlap {top}/{b} "
-          "(50 rows per chunk)")
+    for name in ("kfsvd8", "kfsvd8-in"):
+        rho, top, b = spearman_top(fis[name], fis["kfac"])
+        print(f"    {name} vs K-FAC with exact M_i: Spearman {rho:.3f}, top-{b} overlap {top}/{b} "
+              "(50 rows per chunk)")
 
 
 def main():

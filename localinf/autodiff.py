@@ -366,29 +366,81 @@ class _Pieces:
 
     @property
     def factors(self):
-        """``(U S (m, p, k), V (m, d, k))`` of the rank-k truncations (svd_rank only)."""
+        """``(U S (m, p, k), V (m, d, k), E)`` of the rank-k truncations (svd_rank only);
+        E is the exactly applied input-layer term, or None."""
         return self._get("Mk", lambda: self.b.truncated_mixed(self.X, self.y))
 
     def mixed_T(self, w):
         """``M_i^T w`` (m, d) for one w (p,)."""
         if self.b.svd_rank is not None:
-            US, V = self.factors
-            return np.einsum("idk,ik->id", V, np.einsum("ipk,p->ik", US, w))
+            US, V, flat = self.factors
+            out = np.einsum("idk,ik->id", V, np.einsum("ipk,p->ik", US, w))
+            return out if flat is None else out + flat.T_one(w)
         return np.einsum("ipd,p->id", self.M, w)
 
     def mixed_T_batch(self, W):
         """``M_i^T w_ia`` (m, d, a) for W (m, a, p)."""
         if self.b.svd_rank is not None:
-            US, V = self.factors
-            return np.einsum("idk,ika->ida", V, np.einsum("ipk,iap->ika", US, W))
+            US, V, flat = self.factors
+            out = np.einsum("idk,ika->ida", V, np.einsum("ipk,iap->ika", US, W))
+            return out if flat is None else out + flat.T(W)
         return np.einsum("ipd,iap->ida", self.M, W)
 
     def mixed(self, U):
         """``M_i u_ij`` (m, k, p) for U (m, d, k)."""
         if self.b.svd_rank is not None:
-            US, V = self.factors
-            return np.einsum("ipr,irj->ijp", US, np.einsum("idr,idj->irj", V, U))
+            US, V, flat = self.factors
+            out = np.einsum("ipr,irj->ijp", US, np.einsum("idr,idj->irj", V, U))
+            return out if flat is None else out + np.transpose(flat(U), (0, 2, 1))
         return np.einsum("ipd,idj->ijp", self.M, U)
+
+
+class _InputLayerTerm:
+    """The full-rank part of M_i that a network's input layer contributes.
+
+    For a first layer ``s_1 = x W_1 + b_1`` the per-sample gradient's W_1
+    block is ``x_i delta_i^T`` with ``delta_i = dL_i/ds_1`` (the b_1 block).
+    Its derivative in x has two terms: ``(d delta_i/dx) x_i^T``, which varies
+    with x through the network, and ``omega delta_i^T``: the map
+    ``omega -> omega delta_i^T`` scatters omega into the W_1 block scaled by
+    delta_i, so all its d singular values equal ``||delta_i||``. That flat
+    floor is what a rank-k truncation of M_i cannot hold for k < d; this
+    object applies it exactly (O(m p) memory, no passes), and KFSVD then
+    truncates only the rest, ``M_i - E_i``.
+
+    Parameters
+    ----------
+    delta : ndarray (m, h1)
+        ``dL_i/ds_1`` per row.
+    d : int
+        Input dimension; the W_1 block is ``theta[:d * h1]``, row-major (d, h1).
+    p : int
+    """
+
+    def __init__(self, delta, d, p):
+        self.delta, self.d, self.p = delta, d, p
+        self.h = delta.shape[1]
+
+    def __call__(self, Z):
+        """``E_i z_ij`` (m, p, l) for Z (m, d, l)."""
+        return self.add_to(np.zeros((Z.shape[0], self.p, Z.shape[2])), Z)
+
+    def add_to(self, Y, Z, sign=1.0):
+        """``Y + sign E_i z_ij`` in place, for Y (m, p, l) and Z (m, d, l): only the
+        W_1 block is touched, so no second (m, p, l) array is made."""
+        m, _, l = Z.shape
+        Y[:, :self.d * self.h] += sign * np.einsum("ikl,ij->ikjl", Z, self.delta).reshape(m, -1, l)
+        return Y
+
+    def T_one(self, w):
+        """``E_i^T w`` (m, d) for one w (p,)."""
+        return self.delta @ w[:self.d * self.h].reshape(self.d, self.h).T
+
+    def T(self, W):
+        """``E_i^T w_ia`` (m, d, a) for W (m, a, p)."""
+        m, a, _ = W.shape
+        W1 = W[:, :, :self.d * self.h].reshape(m, a, self.d, self.h)
+        return np.einsum("iakj,ij->ika", W1, self.delta)
 
 
 class PieceSource:
@@ -442,10 +494,14 @@ class AutogradBackend:
             if not isinstance(svd_rank, (int, np.integer)) or not 1 <= svd_rank <= X.shape[1]:
                 raise InputError(f"svd_rank must be an integer in 1..{X.shape[1]}; got {svd_rank!r}")
         self.svd_rank = svd_rank
-        self.svd_options = {"oversample": 5, "n_iter": 1, "seed": 0, **(svd_options or {})}
-        unknown = set(self.svd_options) - {"oversample", "n_iter", "seed"}
+        self.svd_options = {"oversample": 5, "n_iter": 1, "seed": 0, "exact_input_layer": False,
+                            **(svd_options or {})}
+        unknown = set(self.svd_options) - {"oversample", "n_iter", "seed", "exact_input_layer"}
         if unknown:
             raise InputError(f"svd_options: unknown keys {sorted(unknown)}")
+        if self.svd_options["exact_input_layer"] and not hasattr(model, "layer_sizes_"):
+            raise InputError("svd_options['exact_input_layer'] needs a whole network fitted by "
+                             "localinf.fit_mlp (its first parameters are the input layer)")
         # Largest per-chunk block: (rows, p, d) mixed partials, (rows, K, p) on the
         # fast path, or the (rows, p, l) sketches of KFSVD.
         if self.fast is None:
@@ -564,22 +620,39 @@ class AutogradBackend:
         factor above the optimal one (sigma_{k+1}), and power iterations
         shrink that factor.
 
+        With ``svd_options["exact_input_layer"]`` (fit_mlp networks) the input
+        layer's flat term E_i (:class:`_InputLayerTerm`) is kept exactly and
+        only ``M_i - E_i`` is truncated: the same passes, with E_i's products
+        subtracted.
+
         Returns
         -------
         US : ndarray (m, p, k)
             Left singular vectors scaled by the singular values.
         V : ndarray (m, d, k)
             Right singular vectors.
+        E : _InputLayerTerm or None
+            The exactly applied input-layer term.
         """
         k, (m, d) = self.svd_rank, X.shape
         opts = self.svd_options
         l = min(d, k + int(opts["oversample"]))
         f = self.loss_grads_of_x(y)
         jvp = make_jvp(f)(X)
-        forward = lambda Z: np.stack([np.asarray(jvp(np.ascontiguousarray(Z[:, :, j]))[1])
-                                      for j in range(Z.shape[2])], axis=2)  # (m, p, l)
-        reverse = lambda Q: np.stack([self._mixed_T_rows(X, y, np.ascontiguousarray(Q[:, :, j]))
-                                      for j in range(Q.shape[2])], axis=2)  # (m, d, l)
+        E = None
+        if opts["exact_input_layer"]:
+            h1 = self.model.layer_sizes_[1]
+            grads = np.asarray(self.model.loss_grad_fn(self.theta, X, y))
+            E = _InputLayerTerm(grads[:, d * h1:(d + 1) * h1], d, self.p)  # the b_1 block
+        forward_M = lambda Z: np.stack([np.asarray(jvp(np.ascontiguousarray(Z[:, :, j]))[1])
+                                        for j in range(Z.shape[2])], axis=2)  # (m, p, l)
+        reverse_M = lambda Q: np.stack([self._mixed_T_rows(X, y, np.ascontiguousarray(Q[:, :, j]))
+                                        for j in range(Q.shape[2])], axis=2)  # (m, d, l)
+        if E is None:
+            forward, reverse = forward_M, reverse_M
+        else:  # products with M_i - E_i
+            forward = lambda Z: E.add_to(forward_M(Z), Z, sign=-1.0)
+            reverse = lambda Q: reverse_M(Q) - E.T(np.transpose(Q, (0, 2, 1)))
         if l == d:
             Omega = np.broadcast_to(np.eye(d), (m, d, d))
         else:
@@ -592,7 +665,7 @@ class AutogradBackend:
         Bt = reverse(Q)  # (m, d, l) = (Q_i^T M_i)^T
         Vb, S, Ubt = np.linalg.svd(Bt, full_matrices=False)  # Bt = Vb S Ub^T
         US = np.einsum("ipl,ilk->ipk", Q, np.transpose(Ubt, (0, 2, 1))[:, :, :k]) * S[:, None, :k]
-        return US, np.ascontiguousarray(Vb[:, :, :k])
+        return US, np.ascontiguousarray(Vb[:, :, :k]), E
 
     def _mixed_T_rows(self, X, y, W):
         """``M_i^T w_i`` (m, d) for a different w_i per row, W (m, p): one reverse pass."""

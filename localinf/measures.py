@@ -86,6 +86,9 @@ class LocalInfluence:
         ``n_iter`` (default 1) power iterations, ``seed`` (default 0) of the
         Gaussian sketch. See :meth:`AutogradBackend.truncated_mixed`; when
         ``svd_rank + oversample >= d`` the truncation is exact (no randomness).
+        ``exact_input_layer`` (default False; fit_mlp networks): keep the
+        input layer's term of M_i, which has d equal singular values, exactly
+        and truncate only the rest (docs/curvature.md).
     grad_rtol : float, default 1e-6
         The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
         on (X, y); influence formulas are derivatives at the minimiser.

@@ -184,6 +184,42 @@ def test_randomized_truncation_is_near_optimal_below_full_sketch():
         li.LocalInfluence(model, X, y, svd_rank=1, svd_options={"power": 3})
 
 
+def test_exact_input_layer_truncates_only_the_rest_of_M():
+    """``exact_input_layer``: M_i = E_i + R_i, where the input layer contributes
+    E_i omega = omega delta_i^T to the W_1 block (delta_i = dL_i/db_1), a map with d
+    equal singular values ||delta_i||. KFSVD then keeps E_i and truncates R_i.
+
+    Checked independently: at a row with x_i = 0 the W_1 block of the exact M_i
+    (autograd's Jacobian) is E_i alone, since R_i's part there is
+    (d delta_i/dx) x_i^T; and with a full sketch (l = d) the result equals E_i
+    plus the optimal rank-k truncation of M_i - E_i (numpy's SVD)."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(30, 8))
+    X[3] = 0.0
+    y = ((X[:, 0] - X[:, 1] ** 2 + 0.5 * X[:, 2] + 0.3 * rng.normal(size=30)) > 0).astype(int)
+    model = li.fit_mlp(X, y, hidden=(5, 3), activation="tanh", l2=0.01)
+    d, h = 8, 5
+    exact = li.LocalInfluence(model, X, y)
+    opts = {"oversample": 7, "exact_input_layer": True}
+    for k in (1, 3):
+        split = li.LocalInfluence(model, X, y, svd_rank=k, svd_options=opts)
+        for i in (3, 11, 20):
+            M = exact.mixed_partial(i)
+            delta = jacobian(lambda th: model.loss_sum_fn(th, X[i:i + 1], y[i:i + 1]))(model.theta_)
+            E = np.zeros_like(M)
+            for j in range(d):
+                E[j * h:(j + 1) * h, j] = delta[d * h:(d + 1) * h]
+            assert np.allclose(np.linalg.svd(E, compute_uv=False), np.linalg.norm(E[:h, 0]), rtol=1e-12)
+            if i == 3:
+                assert rel_err(M[:d * h], E[:d * h]) <= 1e-12
+            U, s, Vt = np.linalg.svd(M - E, full_matrices=False)
+            assert rel_err(split.mixed_partial(i), E + (U[:, :k] * s[:k]) @ Vt[:k]) <= 1e-8
+    glm = li.autodiff.from_glm(li.LogisticRegression(l2=0.05).fit(X, y))
+    for bad in (glm, li.last_layer(model)):
+        with pytest.raises(li.InputError, match="exact_input_layer"):
+            li.LocalInfluence(bad, X, y, svd_rank=2, svd_options={"exact_input_layer": True})
+
+
 def test_linear_model_hessian_from_per_sample_gradients():
     """A model declared linear in theta (GLMs via from_glm) gets H as the Fisher of its
     per-sample gradients; that must equal the reverse-over-reverse Hessian, and a
