@@ -146,9 +146,8 @@ def mixed_spectrum(model, X, y, k, rows=10):
     from localinf.autodiff import AutogradBackend, _InputLayerTerm
     b = AutogradBackend(model, X, y, curvature="cg")  # M_i only: CG builds nothing up front
     M = b.pieces(X[:rows], y[:rows]).M  # (rows, p, d)
-    d, h1 = X.shape[1], model.layer_sizes_[1]
-    grads = np.asarray(model.loss_grad_fn(model.theta_, X[:rows], y[:rows]))
-    E = _InputLayerTerm(grads[:, d * h1:(d + 1) * h1], d, M.shape[1])(np.broadcast_to(np.eye(d), (rows, d, d)))
+    d = X.shape[1]
+    E = _InputLayerTerm.of(model, model.theta_, X[:rows], y[:rows])(np.broadcast_to(np.eye(d), (rows, d, d)))
     for label, A in (("M_i", M), ("M_i - E_i", M - E)):
         s2 = np.linalg.svd(A, compute_uv=False) ** 2
         print(f"    {label:9s}: share of ||.||_F^2 in the top {k} of {d} singular values: median "

@@ -421,6 +421,13 @@ class _InputLayerTerm:
         self.delta, self.d, self.p = delta, d, p
         self.h = delta.shape[1]
 
+    @classmethod
+    def of(cls, model, theta, X, y):
+        """The term for rows (X, y) of a fit_mlp network at parameters theta."""
+        d, h1 = X.shape[1], model.layer_sizes_[1]
+        grads = np.asarray(model.loss_grad_fn(theta, X, y))
+        return cls(grads[:, d * h1:(d + 1) * h1], d, theta.size)  # the b_1 block
+
     def __call__(self, Z):
         """``E_i z_ij`` (m, p, l) for Z (m, d, l)."""
         return self.add_to(np.zeros((Z.shape[0], self.p, Z.shape[2])), Z)
@@ -639,11 +646,7 @@ class AutogradBackend:
         l = min(d, k + int(opts["oversample"]))
         f = self.loss_grads_of_x(y)
         jvp = make_jvp(f)(X)
-        E = None
-        if opts["exact_input_layer"]:
-            h1 = self.model.layer_sizes_[1]
-            grads = np.asarray(self.model.loss_grad_fn(self.theta, X, y))
-            E = _InputLayerTerm(grads[:, d * h1:(d + 1) * h1], d, self.p)  # the b_1 block
+        E = _InputLayerTerm.of(self.model, self.theta, X, y) if opts["exact_input_layer"] else None
         forward_M = lambda Z: np.stack([np.asarray(jvp(np.ascontiguousarray(Z[:, :, j]))[1])
                                         for j in range(Z.shape[2])], axis=2)  # (m, p, l)
         reverse_M = lambda Q: np.stack([self._mixed_T_rows(X, y, np.ascontiguousarray(Q[:, :, j]))
