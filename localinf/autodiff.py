@@ -391,7 +391,9 @@ class _Pieces:
         if self.b.svd_rank is not None:
             US, V, flat = self.factors
             out = np.einsum("ipr,irj->ijp", US, np.einsum("idr,idj->irj", V, U))
-            return out if flat is None else out + np.transpose(flat(U), (0, 2, 1))
+            if flat is not None:  # in place, through a (m, p, k) view of out
+                flat.add_to(np.transpose(out, (0, 2, 1)), U)
+            return out
         return np.einsum("ipd,idj->ijp", self.M, U)
 
 
