@@ -36,6 +36,9 @@ import time
 import numpy as np
 
 import localinf as li
+from localinf._core.chunks import row_chunks
+from localinf.backends import InputLayerTerm
+from localinf.measures.pinv import metric_eig, pinv_quadratic
 
 
 def timed(fn):
@@ -116,8 +119,8 @@ def fi_util_parts(inf, Xv, yv):
     cut-off then follows in O(n d K^2) (``cut_fi``), so one pass serves every
     cut-off (``check_parts`` compares it with the public ``fi_util``).
     """
-    u = inf.H_inv_query_.matvec(inf._mean_grad(Xv, yv))
-    F, g = zip(*(inf._util_parts(sl, u) for sl in inf._chunks()))
+    bound = inf.against(Xv, yv)  # u = H^{-1} gbar_V, solved once
+    F, g = zip(*(bound.parts(sl) for sl in row_chunks(inf.n_, inf.backend_.chunk_size)))
     return np.concatenate(F), np.concatenate(g)
 
 
@@ -129,7 +132,6 @@ def check_parts(inf, Xv, yv, F, g):
 
 
 def cut_fi(F, g, rtol, atol=0.0):
-    from localinf._linalg import metric_eig, pinv_quadratic
     lam, U, inv = metric_eig(F.copy(), rtol, atol)
     return pinv_quadratic(U, inv, g)
 
@@ -143,11 +145,11 @@ CUTS = [("rtol 1e-10 (default)", 1e-10, 0.0), ("rtol 1e-8", 1e-8, 0.0), ("rtol 1
 def mixed_spectrum(model, X, y, k, rows=10):
     """Singular values of M_i, and of M_i without the input layer's flat term E_i,
     on the first rows: how much of M_i a rank-k truncation can hold."""
-    from localinf.autodiff import AutogradBackend, _InputLayerTerm
-    b = AutogradBackend(model, X, y, curvature="cg")  # M_i only: CG builds nothing up front
-    M = b.pieces(X[:rows], y[:rows]).M  # (rows, p, d)
+    b = li.LocalInfluence(model, X, y, curvature="cg").backend_  # M_i only: CG builds nothing up front
     d = X.shape[1]
-    E = _InputLayerTerm.of(model, model.theta_, X[:rows], y[:rows])(np.broadcast_to(np.eye(d), (rows, d, d)))
+    eye = np.broadcast_to(np.eye(d), (rows, d, d))
+    M = np.transpose(b.rows(X[:rows], y[:rows]).mixed(eye), (0, 2, 1))  # (rows, p, d)
+    E = InputLayerTerm.of(model, model.theta_, X[:rows], y[:rows])(eye)
     for label, A in (("M_i", M), ("M_i - E_i", M - E)):
         s2 = np.linalg.svd(A, compute_uv=False) ** 2
         print(f"    {label:9s}: share of ||.||_F^2 in the top {k} of {d} singular values: median "

@@ -20,8 +20,8 @@ influence values at a point that is not its optimum.
 import numpy as np
 
 from .exceptions import InputError
-from .measures import LocalInfluence
-from .models import LogisticRegression, SoftmaxRegression
+from .measures.local_influence import LocalInfluence
+from .models.glm import LogisticRegression, SoftmaxRegression
 
 
 def _compare(ours, theirs, rtol, what):
@@ -42,12 +42,14 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
     rtol : float
         Largest relative parameter difference accepted between statsmodels' fit
         and ours (its Newton fits stop at ~1e-8).
-    **influence_kw : passed to :class:`LocalInfluence`
+    **influence_kw
+        Passed to :class:`LocalInfluence`.
 
     Returns
     -------
-    LocalInfluence, with ``X_`` the design without the constant and
-    ``index_`` the data's row labels.
+    LocalInfluence
+        With ``X_`` (n, d) the design without the constant and ``index_`` the
+        data's row labels.
     """
     import pandas as pd
     model = getattr(result, "model", None)
@@ -98,6 +100,20 @@ def from_sklearn(estimator, X, y, rtol=1e-3, **influence_kw):
     (default 1e-4) on its own scale, so the parameters are compared with a
     relative tolerance ``rtol`` (default 1e-3); influence values are then
     computed at localinf's exact refit.
+
+    Parameters
+    ----------
+    estimator : sklearn.linear_model.LogisticRegression, fitted
+    X : array_like (n, d)
+    y : array_like (n,)
+        The data it was fitted on (labels as given to scikit-learn).
+    rtol : float, default 1e-3
+    **influence_kw
+        Passed to :class:`LocalInfluence`.
+
+    Returns
+    -------
+    LocalInfluence
     """
     if type(estimator).__name__ != "LogisticRegression" or not hasattr(estimator, "coef_"):
         raise InputError("from_sklearn needs a fitted sklearn.linear_model.LogisticRegression")
@@ -125,14 +141,15 @@ def from_sklearn(estimator, X, y, rtol=1e-3, **influence_kw):
         raise InputError("a penalised multinomial scikit-learn model penalises all K coefficient "
                          "vectors (symmetric parameterisation), which differs from localinf's "
                          "reference-class model; refit with SoftmaxRegression instead")
-    fi = bool(estimator.fit_intercept)
+    fit_intercept = bool(estimator.fit_intercept)
     if K == 2:
-        ours = LogisticRegression(l2=l2, fit_intercept=fi).fit(X, yi)
-        theirs = np.r_[estimator.coef_.ravel(), estimator.intercept_] if fi else estimator.coef_.ravel()
+        ours = LogisticRegression(l2=l2, fit_intercept=fit_intercept).fit(X, yi)
+        theirs = np.r_[estimator.coef_.ravel(), estimator.intercept_] if fit_intercept \
+            else estimator.coef_.ravel()
     else:
-        ours = SoftmaxRegression(l2=0.0, fit_intercept=fi).fit(X, yi)
+        ours = SoftmaxRegression(l2=0.0, fit_intercept=fit_intercept).fit(X, yi)
         W = estimator.coef_ - estimator.coef_[0]  # unpenalised: move to the reference class 0
         b = estimator.intercept_ - estimator.intercept_[0]
-        theirs = np.column_stack([W[1:], b[1:]]).ravel() if fi else W[1:].ravel()
+        theirs = np.column_stack([W[1:], b[1:]]).ravel() if fit_intercept else W[1:].ravel()
     _compare(ours.theta_, theirs, rtol, "scikit-learn")
     return LocalInfluence(ours, X_in, yi, **influence_kw)

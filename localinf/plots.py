@@ -9,6 +9,8 @@
 
 import numpy as np
 
+from .exceptions import InputError
+
 
 def _plt():
     """pyplot, imported on first use (matplotlib falls back to Agg without a display)."""
@@ -16,10 +18,26 @@ def _plt():
     return plt
 
 
+def _axes(ax, size):
+    """``(figure, axes)``: those of ``ax``, or a new figure of ``size`` inches."""
+    return (ax.figure, ax) if ax is not None else _plt().subplots(figsize=size)
+
+
 def plot_index(frame, ax=None, title="Index plot"):
-    """FI_util per row of a ``summary_frame`` (rows in their original order)."""
-    plt = _plt()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    """FI_util per row of a ``summary_frame`` (rows in their original order).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame (n, ...)
+        A ``summary_frame`` (columns ``fi_util`` and ``flagged``).
+    ax : matplotlib Axes, optional
+    title : str, default "Index plot"
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, ax = _axes(ax, (6, 4))
     t = frame.sort_index()
     pos = np.arange(len(t))
     flagged = t["flagged"].to_numpy()
@@ -33,9 +51,19 @@ def plot_index(frame, ax=None, title="Index plot"):
 
 
 def plot_fi_leverage(frame, ax=None):
-    """FI_util against leverage for a ``summary_frame``."""
-    plt = _plt()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 4))
+    """FI_util against leverage for a ``summary_frame``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame (n, ...)
+        A ``summary_frame`` (columns ``fi_util``, ``leverage``, ``flagged``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, ax = _axes(ax, (5, 4))
     ax.scatter(frame["leverage"], frame["fi_util"], s=8,
                c=np.where(frame["flagged"], "C3", "C0"))
     ax.set_xlabel("leverage")
@@ -45,9 +73,19 @@ def plot_fi_leverage(frame, ax=None):
 
 
 def plot_trimming_curve(table, ax=None):
-    """Mean test accuracy by budget and method from :func:`localinf.trimming_curve`."""
-    plt = _plt()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    """Mean test accuracy by budget and method from :func:`localinf.trimming_curve`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table :func:`localinf.trimming_curve` returns.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, ax = _axes(ax, (6, 4))
     mean = table.groupby(["budget", "method"]).accuracy.mean().unstack()
     for m in mean.columns:
         ax.plot(mean.index, mean[m], "o-", ms=3, label=m)
@@ -59,13 +97,27 @@ def plot_trimming_curve(table, ax=None):
 
 def plot_2d(fit, X, y, removed, ax=None, title=None):
     """Training set with the removed rows circled and the decision boundary of the
-    model fitted before (dashed) and after (solid) removing them; X has two columns."""
-    plt = _plt()
+    model fitted before (dashed) and after (solid) removing them.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(X, y) -> model``.
+    X : array_like (n, 2)
+    y : array_like (n,)
+    removed : array_like of int
+        Removed rows.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     X = np.asarray(X, dtype=float)
     if X.shape[1] != 2:
-        from .exceptions import InputError
         raise InputError("plot_2d needs exactly two features")
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 5))
+    fig, ax = _axes(ax, (5, 5))
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=10, alpha=0.5)
     ax.scatter(X[removed, 0], X[removed, 1], facecolors="none", edgecolors="k", s=60, label="removed")
     lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5

@@ -13,7 +13,7 @@ from autograd import grad, hessian, jacobian
 class BruteForce:
     def __init__(self, X, y, K, l2, fit_intercept, theta):
         self.X, self.y, self.K, self.l2 = X, y, K, l2
-        self.fi = fit_intercept
+        self.fit_intercept = fit_intercept
         self.n, self.d = X.shape
         self.q = self.d + int(fit_intercept)
         self.theta = theta
@@ -24,7 +24,7 @@ class BruteForce:
     def log_proba(self, theta, x):
         Wk = anp.reshape(theta, (self.K - 1, self.q))
         eta = anp.dot(Wk[:, :self.d], x)
-        if self.fi:
+        if self.fit_intercept:
             eta = eta + Wk[:, self.d]
         full = anp.concatenate([anp.zeros(1), eta])
         return full - anp.log(anp.sum(anp.exp(full - anp.max(full)))) - anp.max(full)
@@ -107,7 +107,7 @@ class BruteForce:
                 e[j] = np.std(self.X[:, j], ddof=1)
                 total = total - self.loss(theta, x + omega[i] * e, self.y[i])
             else:  # response, binary: l = y eta - log(1 + e^eta)
-                eta = anp.dot(Wk[0, :self.d], x) + (Wk[0, self.d] if self.fi else 0.0)
+                eta = anp.dot(Wk[0, :self.d], x) + (Wk[0, self.d] if self.fit_intercept else 0.0)
                 yy = self.y[i] + omega[i] * s_y
                 total = total + yy * eta - anp.logaddexp(0.0, eta)
         return total - pen

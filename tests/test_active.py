@@ -16,7 +16,7 @@ def setup():
     return fit, (X[lab], y[lab]), (X[10:110], y[10:110]), (X[110:140], y[110:140]), (X[140:], y[140:])
 
 
-@pytest.mark.parametrize("strategy", li.active.STRATEGIES)
+@pytest.mark.parametrize("strategy", li.selection.STRATEGIES)
 def test_rounds_grow_the_labeled_pool(strategy):
     fit, (Xl, yl), (Xp, yp), (Xv, yv), (Xt, yt) = setup()
     df = li.active_learning(fit, Xl, yl, Xp, yp, Xt, yt, strategy=strategy, rounds=3,

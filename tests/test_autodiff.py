@@ -30,7 +30,7 @@ def test_damping_is_explicit_and_warns_on_indefinite_hessian():
         def hessian(self):
             return np.diag([2.0, 1.0, -1e-3])
     with pytest.warns(RuntimeWarning, match="not positive definite"):
-        op = li.curvature.make_curvature("exact", Fake(), damping=0.01)
+        op = li.curvature.make_curvature("exact", Fake(), {"damping": 0.01})
     assert np.allclose(op.matvec(np.ones(3)), [1 / 2.01, 1 / 1.01, 1 / 0.009])
     with pytest.warns(RuntimeWarning, match="not positive definite"):
         op = li.curvature.make_curvature("exact", Fake())  # no damping: the negative direction is cut
@@ -123,17 +123,16 @@ def test_kfac_refuses_models_it_cannot_factor():
 
 def test_per_sample_gradient_path_equals_generic_jacobians():
     """fit_mlp networks carry closed-form per-sample gradients (one pass per class);
-    switching them off falls back to p-pass Jacobians. Both must agree to round-off."""
+    the same network built without them falls back to p-pass Jacobians. Both must
+    agree to round-off."""
     X, y = mlp_problem(3)
     model = li.fit_mlp(X, y, hidden=(4, 3), activation="tanh", l2=3e-3)
     fast = li.LocalInfluence(model, X, y)
-    assert fast.backend_.fast is not None
-    saved, model.logp_grad_fn = model.logp_grad_fn, None
-    try:
-        generic = li.LocalInfluence(model, X, y)
-    finally:
-        model.logp_grad_fn = saved
-    assert generic.backend_.fast is None
+    assert fast.backend_.model.logp_grad_fn is not None
+    plain = li.AutogradModel(model.logits, model.unflatten(model.theta_), model.n_classes_,
+                             l2=model.l2, penalty_mask=model.penalty_mask)
+    generic = li.LocalInfluence(plain, X, y)
+    assert generic.backend_.model.logp_grad_fn is None
     for f in (lambda z: z.fi_util(X, y), lambda z: z.fi(X[:3], y[:3]), lambda z: z.metric(5),
               lambda z: z.dtheta_domega(5), lambda z: z.influence_value(X, y)):
         assert rel_err(f(fast), f(generic)) <= TOL
@@ -214,7 +213,7 @@ def test_exact_input_layer_truncates_only_the_rest_of_M():
                 assert rel_err(M[:d * h], E[:d * h]) <= 1e-12
             U, s, Vt = np.linalg.svd(M - E, full_matrices=False)
             assert rel_err(split.mixed_partial(i), E + (U[:, :k] * s[:k]) @ Vt[:k]) <= 1e-8
-    glm = li.autodiff.from_glm(li.LogisticRegression(l2=0.05).fit(X, y))
+    glm = li.from_glm(li.LogisticRegression(l2=0.05).fit(X, y))
     for bad in (glm, li.last_layer(model)):
         with pytest.raises(li.InputError, match="exact_input_layer"):
             li.LocalInfluence(bad, X, y, svd_rank=2, svd_options={"exact_input_layer": True})
@@ -225,15 +224,18 @@ def test_linear_model_hessian_from_per_sample_gradients():
     per-sample gradients; that must equal the reverse-over-reverse Hessian, and a
     wrong declaration must be caught."""
     X, y = make_problem(5, 50, 3, 3)
-    model = li.autodiff.from_glm(li.SoftmaxRegression(l2=0.02).fit(X, y))
-    fisher = li.autodiff.AutogradBackend(model, X, y).hessian()
-    direct = li.autodiff.risk_hessian(model, X, y, model.theta_)
+    model = li.from_glm(li.SoftmaxRegression(l2=0.02).fit(X, y))
+    assert model.linear_in_params
+    fisher = model.risk_on(X, y).hessian()  # at theta_: the Fisher route
+    direct = model.risk_on(X, y).hessian(model.theta_)  # reverse-over-reverse
     assert rel_err(fisher, direct) <= 1e-12
     Xm, ym = mlp_problem()
     net = li.fit_mlp(Xm, ym, hidden=(3,), l2=0.05)
-    net.linear_in_params = True
+    wrong = li.AutogradModel(net.logits, net.unflatten(net.theta_), net.n_classes_, l2=net.l2,
+                             penalty_mask=net.penalty_mask, logp_grad_fn=net.logp_grad_fn,
+                             linear_in_params=True)
     with pytest.raises(li.InputError, match="not linear"):
-        li.LocalInfluence(net, Xm, ym)
+        li.LocalInfluence(wrong, Xm, ym)
 
 
 def test_kfsvd_at_full_rank_with_exact_hessian_is_exact_fi():
@@ -259,14 +261,14 @@ def test_last_layer_restriction_uses_the_blocks_of_the_full_model():
     ll = li.LocalInfluence(sub, X, y)
     H_LL = full.H_inv_.hessian[np.ix_(idx, idx)]
     assert rel_err(ll.H_inv_.hessian, H_LL) <= TOL
-    gbar = full.backend_.loss_grad(X, y).mean(axis=0)[idx]
+    gbar = full.backend_.rows(X, y).loss_grad.mean(axis=0)[idx]
     want = np.empty(n)
     for i in range(n):
         D = -np.linalg.solve(H_LL, full.mixed_partial(i)[idx]) / n
         if i == 7:
             assert rel_err(ll.dtheta_domega(i), D) <= TOL
         # metric from full-model per-class gradients restricted to the last layer
-        A = full.backend_.pieces(X[i:i + 1], y[i:i + 1]).dlogP_dtheta[0][:, idx]  # (K, |LL|)
+        A = full.backend_.rows(X[i:i + 1], y[i:i + 1]).logp_grad[0][:, idx]  # (K, |LL|)
         Bx = jacobian(lambda x: model.log_proba_fn(model.theta_, x[None])[0])(X[i])  # (K, d)
         P = model.predict_proba(X[i:i + 1])[0]
         V = A @ D + Bx
@@ -311,7 +313,7 @@ def test_query_curvature_makes_the_validation_solve_exact_and_keeps_the_kfac_met
                               query_curvature_options={"tol": 1e-12})
     assert mixed.H_inv_query_.preconditioner is mixed.H_inv_  # K-FAC preconditions CG
     fu = mixed.fi_util(Xv, yv)
-    gbar = exact.backend_.loss_grad(Xv, yv).mean(axis=0)
+    gbar = exact.backend_.rows(Xv, yv).loss_grad.mean(axis=0)
     expected = []
     for i in range(len(y)):
         g = exact.dtheta_domega(i).T @ gbar
@@ -351,3 +353,22 @@ def test_relu_fit_that_stops_on_a_kink_says_why():
     X, y = mlp_problem(2)
     with pytest.raises(li.NotConvergedError, match="kinks.*softplus"):
         li.fit_mlp(X, y, hidden=(8, 8), activation="relu", l2=1e-3)
+
+
+def test_capabilities_are_declared_when_a_model_is_built():
+    """What a model can do beyond its logits is a constructor argument (checked there),
+    and structure-dependent choices ask for the class, not for attributes."""
+    X, y = mlp_problem(1)
+    net = li.fit_mlp(X, y, hidden=(3,), l2=0.05)
+    assert isinstance(net, li.MLP) and net.logp_grad_fn is not None and net.loss_grad_fn is not None
+    sub = li.last_layer(net)
+    assert isinstance(sub, li.models.RestrictedModel) and sub.logp_grad_fn is not None
+    with pytest.raises(li.InputError, match="logp_grad_fn must be a callable"):
+        li.AutogradModel(net.logits, net.unflatten(net.theta_), 2, logp_grad_fn="fast")
+    with pytest.raises(li.InputError, match="linear_in_params must be True or False"):
+        li.AutogradModel(net.logits, net.unflatten(net.theta_), 2, linear_in_params="yes")
+    # the same function and parameters, but not declared as a network: no K-FAC
+    plain = li.AutogradModel(net.logits, net.unflatten(net.theta_), 2, l2=net.l2,
+                             penalty_mask=net.penalty_mask)
+    with pytest.raises(li.InputError, match="kfac.*fit_mlp"):
+        li.LocalInfluence(plain, X, y, curvature="kfac")

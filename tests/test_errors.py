@@ -126,9 +126,9 @@ def test_bad_options(fitted):
 
 @given(problems(max_n=60, allow_zero_l2=False))
 def test_outputs_are_finite(problem):
-    X, y, K, l2, fi = problem
+    X, y, K, l2, fit_intercept = problem
     cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
-    model = cls(l2=l2, fit_intercept=fi).fit(X, y)
+    model = cls(l2=l2, fit_intercept=fit_intercept).fit(X, y)
     inf = li.LocalInfluence(model, X, y)
     outs = [inf.fi_util(X, y), inf.fi(X[:3], y[:3]), inf.fi_active(X[:5]),
             inf.influence_value(X, y), inf.self_influence(), inf.influence(X[:2], y[:2]),
@@ -152,13 +152,13 @@ def test_extreme_but_valid_data_stay_finite():
 @given(problems(max_n=80))
 def test_separation_test_agrees_with_the_fit(problem):
     """The LP says 'separable' exactly when the unpenalised fit has no finite minimiser."""
-    from localinf._multinomial import design
-    from localinf._separation import is_separable
-    X, y, K, _, fi = problem
+    from localinf.models.multinomial import design
+    from localinf.models.separation import is_separable
+    X, y, K, _, fit_intercept = problem
     cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
-    sep = is_separable(design(X, fi), y, K)
+    sep = is_separable(design(X, fit_intercept), y, K)
     try:
-        cls(fit_intercept=fi).fit(X, y)
+        cls(fit_intercept=fit_intercept).fit(X, y)
         fitted = True
     except li.PerfectSeparationError:
         fitted = False

@@ -31,11 +31,11 @@ def fit(X, y, K, l2, fit_intercept):
 
 
 def setup(problem):
-    X, y, K, l2, fi = problem
-    model = fit(X, y, K, l2, fi)
+    X, y, K, l2, fit_intercept = problem
+    model = fit(X, y, K, l2, fit_intercept)
     inf = li.LocalInfluence(model, X, y)
     assume(inf.H_inv_.condition_number < 1e6)
-    bf = BruteForce(X, y, K, l2, fi, model.theta_)
+    bf = BruteForce(X, y, K, l2, fit_intercept, model.theta_)
     return X, y, K, model, inf, bf
 
 
@@ -163,7 +163,7 @@ def test_binary_closed_form_of_metric():
 @pytest.mark.parametrize("budget", [None, 4096, 64])
 def test_chunking_does_not_change_results(monkeypatch, budget):
     """Row chunks and pool blocks (with and without cached training rows) give the same numbers."""
-    import localinf.measures as measures
+    import localinf.measures.local_influence as measures
     X, y = make_problem(2, 90, 4, 3)
     model = fit(X, y, 3, 0.01, True)
     a = li.LocalInfluence(model, X, y)

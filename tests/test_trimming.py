@@ -43,7 +43,7 @@ def test_fi_of_a_pair_matches_its_definition(problem):
     iu, ju, fi = li.fi_pairs(inf, Xv, yv)
     am = li.from_glm(model)
     theta = am.theta_
-    gbar = inf.backend_.loss_grad(Xv, yv).mean(axis=0)
+    gbar = inf.backend_.rows(Xv, yv).loss_grad.mean(axis=0)
     for pos in (0, 17, len(fi) - 1):
         i, j = iu[pos], ju[pos]
         D = np.hstack([inf.dtheta_domega(i), inf.dtheta_domega(j)])  # (p, 2d)

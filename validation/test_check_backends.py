@@ -8,9 +8,9 @@ from strategies import glm_problems
 
 
 def fitted(problem):
-    X, y, l2, fi = problem
+    X, y, l2, fit_intercept = problem
     try:
-        model = V.fit_glm(X, y, l2, fi)
+        model = V.fit_glm(X, y, l2, fit_intercept)
     except li.PerfectSeparationError:
         assume(False)
     assume(li.LocalInfluence(model, X, y).H_inv_.condition_number < 1e6)

@@ -11,8 +11,8 @@ from strategies import glm_data, glm_problems
 
 @given(glm_problems(max_n=30, near_separable=False))
 def test_metamorphic_relations(problem):
-    X, y, l2, fi = problem
-    assume(fi)  # translation needs the unpenalised intercept
+    X, y, l2, fit_intercept = problem
+    assume(fit_intercept)  # translation needs the unpenalised intercept
     try:
         inf = li.LocalInfluence(V.fit_glm(X, y, l2), X, y)
     except (li.PerfectSeparationError, li.SingularHessianError):

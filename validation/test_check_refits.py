@@ -9,8 +9,8 @@ from strategies import glm_problems, mlp_problem, mlp_problems
 
 @given(glm_problems(max_n=30, max_d=3, allow_zero_l2=False))
 def test_glm_D_g_G_match_refits(problem):
-    X, y, l2, fi = problem
-    fit = lambda X, y: V.fit_glm(X, y, l2, fi)
+    X, y, l2, fit_intercept = problem
+    fit = lambda X, y: V.fit_glm(X, y, l2, fit_intercept)
     try:
         model = fit(X, y)
     except li.PerfectSeparationError:

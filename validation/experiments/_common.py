@@ -2,7 +2,7 @@
 
 import os
 
-from localinf._io import save_figure, write_text  # noqa: F401  (re-exported for the scripts)
+from localinf._core.io import save_figure, write_text  # noqa: F401  (re-exported for the scripts)
 
 
 def out_dir(default="results"):

@@ -1,0 +1,79 @@
+"""The ``localinf`` command.
+
+    localinf                                   # diagnose the embedded breast cancer data
+    localinf diagnose DATA.csv --target y      # your own CSV or Parquet file
+    localinf trim [DATA.csv --target y]        # trimming curve: FI, IV, random, ...
+    localinf active [DATA.csv --target y]      # simulated active learning (resumable)
+    localinf invariance [DATA.csv --target y]  # Theorem 1: FI under a rescaled perturbation
+    localinf validate [--backend mod:factory]  # the verification report
+
+``diagnose`` fits logistic (two classes) or softmax regression on a training
+split, computes FI_util, IV, self-influence, Cook's local influence and
+leverage for every training row against the validation split, prints the most
+influential rows and writes ``influence.csv`` (all rows, by rank) and
+``influence.png`` (index plot and FI against leverage) to ``--out``. Outputs
+are written atomically. Bad input exits with status 2 and one line on stderr.
+"""
+
+import argparse
+import sys
+
+from ..exceptions import LocalInfluenceError
+from ..validation.report import main as validate_main
+from . import active, diagnose, invariance, trim
+from .data import UsageError
+
+__all__ = ["main", "parser", "UsageError"]
+
+
+def parser():
+    """The argument parser with one subparser per subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    ap = argparse.ArgumentParser(prog="localinf", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command")
+    for command in (diagnose, trim, active, invariance):
+        p = sub.add_parser(command.NAME, help=command.HELP)
+        command.options(p)
+        p.set_defaults(run=command.run)
+    sub.add_parser("validate", help="run the verification report (python -m localinf.validate)",
+                   add_help=False)
+    return ap
+
+
+def main(argv=None):
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``); no subcommand means ``diagnose``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for bad input (one line on stderr); the
+        ``validate`` subcommand returns the report's status.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "validate":
+        return validate_main(argv[1:])
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["diagnose"] + argv
+    ap = parser()
+    args = ap.parse_args(argv)
+    if args.command is None:
+        args = ap.parse_args(["diagnose"])
+    try:
+        return args.run(args)
+    except (UsageError, LocalInfluenceError) as exc:
+        print(f"localinf: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The base of every curvature operator, and what a curvature is built from.
+
+Every measure in localinf needs products with ``H^{-1}``, the inverse Hessian
+of the penalised empirical risk at ``theta_hat``. Curvature choices are
+interchangeable :class:`scipy.sparse.linalg.LinearOperator` objects on one
+base, :class:`InverseOperator`, so a measure never needs to know how the
+solve is done.
+"""
+
+from typing import Protocol
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+
+class InverseOperator(LinearOperator):
+    """A symmetric (p, p) operator standing for ``H^{-1}`` (or an approximation of it).
+
+    Subclasses implement ``_matmat`` (products with a block of right-hand sides)
+    or ``_matvec``; scipy derives the other. The adjoint is the operator itself.
+
+    Parameters
+    ----------
+    p : int
+        Number of parameters.
+
+    Attributes
+    ----------
+    hessian : ndarray (p, p) or None
+        The dense H the operator inverts, when it holds one (the exact
+        operators); None for matrix-free and approximate ones.
+    """
+
+    hessian = None
+
+    def __init__(self, p):
+        super().__init__(dtype=np.float64, shape=(p, p))
+
+    def _adjoint(self):
+        return self
+
+
+class AsInverse(InverseOperator):
+    """A user's LinearOperator for ``H^{-1}``, on the common base (it holds no dense H).
+
+    Parameters
+    ----------
+    op : LinearOperator (p, p)
+    """
+
+    def __init__(self, op):
+        self.op = op
+        super().__init__(op.shape[0])
+
+    def _matvec(self, b):
+        return self.op.matvec(b)
+
+    def _matmat(self, B):
+        return self.op.matmat(B)
+
+
+class RiskSource(Protocol):
+    """What a curvature is built from: the risk of a model on its training data.
+
+    :meth:`localinf.AutogradModel.risk_on` returns one
+    (:class:`localinf.models.DataRisk`); ``hessian`` is needed by ``"exact"``,
+    ``hvp`` by ``"cg"`` and ``"lissa"``, and ``model``, ``X``, ``y`` by
+    ``"kfac"``.
+
+    Attributes
+    ----------
+    p : int
+    model : AutogradModel
+    X : ndarray (n, d)
+    y : ndarray (n,)
+    """
+
+    p: int
+
+    def hessian(self):
+        """Dense H at theta_hat.
+
+        Returns
+        -------
+        ndarray (p, p)
+            Symmetric; includes the penalty's ``2 l2`` on the penalised entries.
+        """
+
+    def hvp(self, v):
+        """A Hessian-vector product at theta_hat.
+
+        Parameters
+        ----------
+        v : ndarray (p,)
+            Any direction; the product costs about two gradient passes.
+
+        Returns
+        -------
+        ndarray (p,)
+            ``H v``.
+        """

@@ -1,0 +1,87 @@
+"""The curvature choices by name, each with its options class and builder.
+
+``make_curvature("cg", risk, {"tol": 1e-8})`` validates the options once and
+builds the operator from a :class:`~localinf.curvature.RiskSource`; a ready
+:class:`~scipy.sparse.linalg.LinearOperator` is used as given. Adding a
+curvature is one options class, one builder and one line in ``CURVATURES``
+(docs/architecture.md).
+"""
+
+from scipy.sparse.linalg import LinearOperator
+
+from ..exceptions import InputError
+from .base import AsInverse, InverseOperator
+from .exact import inverse_of_dense
+from .iterative import CGInverse, LissaInverse
+from .kfac import KFACInverse
+from .options import CGOptions, ExactOptions, KFACOptions, LissaOptions
+
+
+def _exact(source, opts, metric):
+    return inverse_of_dense(source.hessian(), damping=float(opts.damping), rtol=float(opts.rtol))
+
+
+def _cg(source, opts, metric):
+    pre = opts.preconditioner
+    if isinstance(pre, str) and pre == "auto":
+        pre = metric if isinstance(metric, KFACInverse) else None
+    elif isinstance(pre, str):  # "kfac"
+        pre = KFACInverse(source.model, source.X, source.y)
+    return CGInverse(source.hvp, source.p, damping=opts.damping, tol=opts.tol, maxiter=opts.maxiter,
+                     preconditioner=pre)
+
+
+def _lissa(source, opts, metric):
+    return LissaInverse(source.hvp, source.p, damping=opts.damping, scale=opts.scale,
+                        depth=opts.depth, seed=opts.seed)
+
+
+def _kfac(source, opts, metric):
+    return KFACInverse(source.model, source.X, source.y, damping=opts.damping)
+
+
+CURVATURES = {
+    "exact": (ExactOptions, _exact),
+    "cg": (CGOptions, _cg),
+    "lissa": (LissaOptions, _lissa),
+    "kfac": (KFACOptions, _kfac),
+}
+
+
+def make_curvature(kind, source, options=None, *, argument="curvature_options", metric=None):
+    """The inverse-Hessian operator of one curvature choice.
+
+    Parameters
+    ----------
+    kind : {"exact", "cg", "lissa", "kfac"} or LinearOperator
+        ``"exact"``: dense Hessian, Cholesky (or the damped pseudo-inverse);
+        ``"cg"``: :class:`CGInverse`; ``"lissa"``: :class:`LissaInverse`;
+        ``"kfac"``: :class:`KFACInverse` (networks from :func:`localinf.fit_mlp`).
+        A ready LinearOperator (p, p) is used as given (wrapped in
+        :class:`AsInverse` unless it is an :class:`InverseOperator`).
+    source : RiskSource
+        The risk on the training data (``hessian()``, ``hvp(v)``, ``p``,
+        ``model``, ``X``, ``y``).
+    options : dict or options dataclass, optional
+        Options of that choice (:class:`ExactOptions`, :class:`CGOptions`,
+        :class:`LissaOptions`, :class:`KFACOptions`).
+    argument : str
+        The user's argument name, for error messages.
+    metric : LinearOperator, optional
+        The operator already built for the metric solves; CG's ``"auto"``
+        preconditioner uses it when it is K-FAC.
+
+    Returns
+    -------
+    InverseOperator (p, p)
+    """
+    if isinstance(kind, LinearOperator):
+        if options:
+            raise InputError(f"{argument} have no effect on a ready operator; pass them to it instead")
+        if kind.shape != (source.p, source.p):
+            raise InputError(f"the curvature operator has shape {kind.shape}; the model has p = {source.p}")
+        return kind if isinstance(kind, InverseOperator) else AsInverse(kind)
+    if not isinstance(kind, str) or kind not in CURVATURES:
+        raise InputError(f"curvature must be one of {tuple(CURVATURES)} or a LinearOperator; got {kind!r}")
+    options_class, build = CURVATURES[kind]
+    return build(source, options_class.coerce(options, argument), metric)

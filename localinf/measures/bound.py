@@ -1,0 +1,167 @@
+"""Influence against one validation set, with its solve ``u = H^{-1} gbar_V`` done once.
+
+As statsmodels binds an influence object to a fit, :meth:`LocalInfluence.against`
+binds a validation set: FI_util (eq. 3.1), the influence value IV and the
+summary frame all use ``u``, which is solved once and kept.
+"""
+
+import numpy as np
+
+from .._core.chunks import row_chunks
+from ..exceptions import InputError
+from .pinv import metric_eig, pinv_quadratic
+
+
+def mean_loss_grad(backend, X, y):
+    """The mean gradient ``gbar = (1/m) sum_j grad_theta L(z_j)`` over rows, in chunks.
+
+    Parameters
+    ----------
+    backend : Backend
+    X, y : ndarray (m, d) and (m,)
+        Validated rows, read in chunks of ``backend.chunk_size``.
+
+    Returns
+    -------
+    ndarray (p,)
+    """
+    gbar = np.zeros(backend.p)
+    for sl in row_chunks(X.shape[0], backend.chunk_size):
+        gbar += backend.rows(X[sl], y[sl]).loss_grad.sum(axis=0)
+    return gbar / X.shape[0]
+
+
+class ValidationInfluence:
+    """Measures of a :class:`~localinf.LocalInfluence` against one validation set.
+
+    Parameters
+    ----------
+    influence : LocalInfluence
+    X_val, y_val : array_like (m, d) and (m,)
+        The validation set V.
+
+    Attributes
+    ----------
+    influence : LocalInfluence
+    X_val : ndarray (m, d)
+    y_val : ndarray (m,)
+    gbar_ : ndarray (p,)
+        Mean validation gradient ``gbar_V`` (the mean, not the sum: IV and
+        FI_util do not grow with the size of the validation set).
+    u_ : ndarray (p,)
+        ``H^{-1} gbar_V``, with the query-side operator.
+    """
+
+    def __init__(self, influence, X_val, y_val):
+        self.influence = influence
+        self.X_val, self.y_val = influence._query(X_val, y_val, "X_val", "y_val")
+        self.gbar_ = mean_loss_grad(influence.backend_, self.X_val, self.y_val)
+        self.u_ = influence.H_inv_query_.matvec(self.gbar_)
+        self._fi_util = None
+        self._iv = None
+
+    def parts(self, rows):
+        """The per-row pieces of FI_util before the pseudo-inverse.
+
+        ``G_i = F_i F_i^T`` and ``g_i = -(1/n) M_i^T u``, sharing one set of
+        per-row passes; FI_util at any rank cut-off follows from them in
+        O(d K^2) per row (:mod:`localinf.measures.pinv`).
+
+        Parameters
+        ----------
+        rows : slice or array of int
+            Training rows.
+
+        Returns
+        -------
+        F : ndarray (m, d, r)
+        g : ndarray (m, d)
+        """
+        inf = self.influence
+        R = inf._rows(rows)
+        F = R.metric_factor()
+        g = R.mixed_T(self.u_)
+        g *= -1.0 / inf.n_
+        return F, g
+
+    def _fi_util_rows(self, idx):
+        inf = self.influence
+        out = np.empty(idx.size if idx is not None else inf.n_)
+        for sl in row_chunks(out.size, inf.backend_.chunk_size):
+            F, g = self.parts(sl if idx is None else idx[sl])
+            lam, U, inv = metric_eig(F, inf.rtol, inf.atol)
+            out[sl] = pinv_quadratic(U, inv, g)
+        return out
+
+    def fi_util(self, rows=None):
+        """FI_util of eq. 3.1 (see :meth:`LocalInfluence.fi_util`).
+
+        Parameters
+        ----------
+        rows : array_like of int, optional
+            Training rows to score (default: all, computed once and cached).
+
+        Returns
+        -------
+        ndarray (n,) or (len(rows),)
+            Non-negative; large marks a point to which the validation loss is
+            sensitive, not necessarily a harmful one.
+        """
+        inf = self.influence
+        if rows is None:
+            if self._fi_util is None:
+                self._fi_util = self._fi_util_rows(None)
+            return inf._per_row(self._fi_util.copy(), "fi_util")
+        idx = np.asarray(rows)
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) \
+                or idx.min() < 0 or idx.max() >= inf.n_:
+            raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{inf.n_ - 1}")
+        return inf._per_row(self._fi_util_rows(idx), "fi_util", idx)
+
+    def influence_value(self):
+        """IV (see :meth:`LocalInfluence.influence_value`), computed once and cached.
+
+        Returns
+        -------
+        ndarray (n,)
+            Negative marks a point whose deletion lowers the validation loss
+            (to first order): ``+IV_i / n`` is the predicted change.
+        """
+        inf = self.influence
+        if self._iv is None:
+            self._iv = np.empty(inf.n_)
+            for sl in inf._chunks():
+                self._iv[sl] = inf._rows(sl).loss_grad @ self.u_
+        return inf._per_row(self._iv.copy(), "iv")
+
+    def summary_frame(self, index=None, flag_top=0.05):
+        """One row per training point, as statsmodels' influence ``summary_frame``.
+
+        Parameters
+        ----------
+        index : array_like, optional
+            Row labels (default: those of a DataFrame passed as X, else 0..n-1).
+        flag_top : float in (0, 1) or int
+            Share (or number) of rows with the highest FI_util marked ``flagged``.
+
+        Returns
+        -------
+        pandas.DataFrame (n, 7)
+            Columns ``fi_util``, ``iv``, ``self_influence``, ``cook``,
+            ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
+            ``flagged`` marks sensitivity, not harm: check ``iv`` (or refit)
+            before removing a row.
+        """
+        import pandas as pd
+        inf = self.influence
+        fi = np.asarray(self.fi_util())
+        rank = np.empty(inf.n_, dtype=np.int64)
+        rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
+        top = int(flag_top) if flag_top >= 1 else max(1, int(round(flag_top * inf.n_)))
+        idx = index if index is not None else inf.index_
+        return pd.DataFrame({"fi_util": fi, "iv": np.asarray(self.influence_value()),
+                             "self_influence": np.asarray(inf.self_influence()),
+                             "cook": np.asarray(inf.cook_local_influence()),
+                             "leverage": np.asarray(inf.leverage()),
+                             "rank": rank, "flagged": rank <= top},
+                            index=idx)

@@ -1,0 +1,139 @@
+"""Theorem 1 (invariance of FI under reparameterisation), checked honestly.
+
+Reparameterise the perturbation as ``omega = J nu`` (J invertible, d x d). Then
+``g -> J^T g`` and ``G -> J^T G J``, and with the Moore-Penrose pseudo-inverse
+
+    g^T J (J^T G J)^+ J^T g = g^T G^+ g   for every invertible J
+
+holds if and only if g lies in range(G). When G_i is full rank (softmax with
+K - 1 >= d, or d = 1) this is automatic and FI is invariant. When G_i is rank
+deficient (binary logistic regression with d >= 2: rank 1), g_i is generically
+outside range(G_i) and FI changes under anisotropic J; it stays invariant only
+for scalar multiples and orthogonal J. :func:`check_invariance` reports both
+values and the range residual ``||(I - G G^+) g|| / ||g||`` so the user sees
+which case they are in.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograd import jacobian
+
+from .._core.checks import check_query
+from ..exceptions import InputError
+from .pinv import eig_of_matrix
+
+
+@dataclass
+class InvarianceResult:
+    """FI in the original and reparameterised coordinates.
+
+    Attributes
+    ----------
+    fi : ndarray (n, m)
+        FI(z'_q, z_i) with omega as given, for n training rows and m queries.
+    fi_reparam : ndarray (n, m)
+        FI in the coordinates nu, omega = J nu.
+    rel_diff : ndarray (n, m)
+        ``|fi_reparam - fi| / max(fi, fi_reparam)`` (0 where both are 0).
+    range_residual : ndarray (n, m)
+        ``||(I - G_i G_i^+) g_iq|| / ||g_iq||``; zero (to round-off) exactly
+        when Theorem 1's condition holds for that pair.
+    J : ndarray (d, d)
+    """
+
+    fi: np.ndarray
+    fi_reparam: np.ndarray
+    rel_diff: np.ndarray
+    range_residual: np.ndarray
+    J: np.ndarray
+
+    @property
+    def max_rel_diff(self):
+        """Largest relative change of FI over all pairs (float)."""
+        return float(np.max(self.rel_diff))
+
+    @property
+    def max_range_residual(self):
+        """Largest range residual over all pairs (float)."""
+        return float(np.max(self.range_residual))
+
+    def summary(self):
+        """One-line verdict with the largest relative change and range residual.
+
+        Returns
+        -------
+        str
+        """
+        verdict = ("invariant (g in range(G) for every pair)" if self.max_range_residual < 1e-8
+                   else "NOT invariant: g is outside range(G) for some pairs, Theorem 1 does not apply")
+        return (f"{verdict}; max rel. change of FI = {self.max_rel_diff:.3e}, "
+                f"max range residual = {self.max_range_residual:.3e}")
+
+
+def _jacobian(J, d):
+    if callable(J):
+        J = jacobian(J)(np.zeros(d))
+    try:
+        J = np.asarray(J, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("J must be a (d, d) matrix or a callable R^d -> R^d") from None
+    if J.shape != (d, d):
+        raise InputError(f"J must have shape ({d}, {d}); got {J.shape}")
+    if not np.isfinite(J).all():
+        raise InputError("J contains NaN or inf")
+    if np.linalg.cond(J) > 1e12:
+        raise InputError("J is singular (or nearly so); a reparameterisation needs an invertible J")
+    return J
+
+
+def _fi_of(G, g, rtol, atol):
+    """``g^T G^+ g`` (r, m) for metrics G (r, d, d) and gradients g (r, d, m), with the
+    eigenvectors U, the projections ``U^T g`` and the kept weights ``1/lambda``."""
+    lam, U, inv = eig_of_matrix(G, rtol, atol)
+    proj = np.einsum("rdk,rdm->rkm", U, g)
+    return np.einsum("rkm,rkm->rm", proj * inv[:, :, None], proj), U, proj, inv
+
+
+def check_invariance(influence, J, X_query, y_query):
+    """Compare FI before and after the reparameterisation ``omega = J nu``.
+
+    Parameters
+    ----------
+    influence : LocalInfluence
+    J : array_like (d, d) or callable
+        Invertible matrix, or a diffeomorphism phi of R^d (autograd-traceable)
+        whose Jacobian at 0 is used.
+    X_query : array_like (m, d)
+    y_query : array_like (m,)
+
+    Returns
+    -------
+    InvarianceResult
+    """
+    n, d, p = influence.n_, influence.d_, influence.p_
+    J = _jacobian(J, d)
+    Xq, yq = check_query(X_query, y_query, d, influence.K_, "X_query", "y_query")
+    Wq = influence._solved(Xq, yq)  # (p, m)
+    m = Xq.shape[0]
+    rtol, atol = influence.rtol, influence.atol
+    fi = np.empty((n, m))
+    fi_r = np.empty((n, m))
+    resid = np.empty((n, m))
+    eye = np.eye(d)[None]
+    for sl in influence._chunks(max(1, (1 << 24) // (8 * d * max(p, m)))):
+        rows = influence._rows(sl)
+        F = rows.metric_factor()
+        G = F @ np.swapaxes(F, 1, 2)  # (r, d, d)
+        Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
+        g = -(Mi @ Wq) / n  # (r, d, m): g_i(z'_q) = D_i^T grad L(z'_q)
+        fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
+        g_in = np.einsum("rdk,rkm->rdm", U, proj * (inv > 0)[:, :, None])
+        gnorm = np.linalg.norm(g, axis=1)
+        resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm,
+                              out=np.zeros_like(gnorm), where=gnorm > 0)
+        fi_r[sl] = _fi_of(J.T @ G @ J, np.einsum("de,rdm->rem", J, g), rtol, atol)[0]
+    top = np.maximum(fi, fi_r)
+    rel = np.divide(np.abs(fi_r - fi), top, out=np.zeros_like(top), where=top > 0)
+    return InvarianceResult(fi=fi, fi_reparam=fi_r, rel_diff=rel, range_residual=resid, J=J)

@@ -1,0 +1,427 @@
+"""Local influence measures, written once on the backend protocol.
+
+Notation (the paper's; shapes for n training rows, d features, p parameters,
+K classes):
+
+* perturbation of one training input ``x_i -> x_i + omega``, omega in R^d, omega_0 = 0;
+* ``M_i = d/dx d/dtheta L(y_i, x_i; theta_hat)`` (p, d), the mixed partial;
+* ``D_i = d theta_hat / d omega = -(1/n) H^{-1} M_i`` (p, d)            (eq. 2.2, App. A.7)
+* ``g_i(z') = D_i^T grad_theta L(z')`` (d,)                              (eq. 2.2)
+* ``v_ic = D_i^T grad_theta log P(c|x_i) + grad_x log P(c|x_i)`` (d,)     (eq. 2.3)
+* ``G_i = sum_c P(c|x_i) v_ic v_ic^T`` (d, d), rank <= K - 1;
+* ``FI(z', z_i) = g_i^T G_i^+ g_i``                                      (eq. 2.1)
+
+``H`` is the Hessian of the penalised empirical risk
+``R(theta) = (1/n) sum_i L_i + l2 ||coef||^2`` at theta_hat. We keep the factor
+1/n of the derivation (App. A.7); Algorithm 1 of the paper drops it, which
+would change the weight of the indirect term in v_ic (refits confirm 1/n).
+"""
+
+import numpy as np
+
+from .._core.checks import check_matrix, check_nonneg_float, check_query
+from .._core.chunks import row_chunks
+from ..backends.factory import make_backend
+from .aggregate import aggregate
+from .bound import ValidationInfluence
+from .cook import cook_local_influence
+from .ingredients import Ingredients
+from .pinv import metric_eig
+
+# Budget in bytes for the (rows, k, queries) intermediates of pairwise FI.
+_PAIR_BYTES = 1 << 26
+
+
+class LocalInfluence(Ingredients):
+    """Exact local influence of each training point of a fitted classifier.
+
+    Results with one value per training row (``fi_util``, ``influence_value``,
+    ``self_influence``, ``cook_local_influence``, ``leverage``, ``metric_rank``,
+    and the rows of ``fi`` and ``influence``) are numpy arrays, or pandas
+    Series / DataFrames indexed by the row labels when X is a DataFrame.
+
+    Parameters
+    ----------
+    model : LogisticRegression, SoftmaxRegression or AutogradModel
+        Fitted on ``(X, y)``; its parameters must minimise the penalised risk
+        there (checked), since every formula is a derivative at the minimiser.
+    X : array_like (n, d)
+    y : array_like (n,)
+        Training data, labels 0..K-1.
+    rtol : float, default 1e-10
+        Rank cut-off of the pseudo-inverse ``G_i^+``: eigenvalues of G_i at or
+        below ``max(atol, rtol * lambda_max(G_i))`` count as zero. FI is not a
+        continuous function of this choice (an eigenvalue just above the cut-off
+        can contribute a large term), so it is explicit.
+    atol : float, default 0
+        Absolute eigenvalue cut-off (Shu & Zhu's code uses 1e-3 on singular
+        values of the d x K factor, i.e. 1e-6 here). When every eigenvalue is
+        cut, FI is 0.
+    chunk_size : int, optional
+        Training rows per chunk; memory stays O(chunk_size * p * K).
+    backend : {"auto", "reference", "autograd"} or Backend, default "auto"
+        ``"reference"``: exact closed forms for logistic/softmax regression
+        (the default for those models). ``"autograd"``: any
+        :class:`~localinf.AutogradModel` (the default for one), or a GLM
+        routed through autograd to check one backend against the other. A
+        :class:`~localinf.backends.Backend` instance is used as given
+        (docs/architecture.md: adding a backend).
+    curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, default "exact"
+        How the autograd backend applies ``H^{-1}``
+        (:func:`localinf.curvature.make_curvature`).
+    curvature_options : dict or options dataclass, optional
+        The curvature's options (:class:`~localinf.curvature.ExactOptions`,
+        :class:`~localinf.curvature.CGOptions`,
+        :class:`~localinf.curvature.LissaOptions`,
+        :class:`~localinf.curvature.KFACOptions`): ``damping``, ``tol``,
+        ``depth``, ``preconditioner``, ... An unknown option is an error.
+    grad_rtol : float, default 1e-6
+        The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
+        on (X, y); influence formulas are derivatives at the minimiser.
+    svd_rank : int, optional
+        Autograd backend only: replace every mixed partial M_i by its rank-k
+        truncated SVD computed from matrix-vector products (the paper's KFSVD
+        with ``curvature="kfac"``, Algorithms 5 and 7). None: exact M_i.
+    svd_options : dict or KFSVDOptions, optional
+        For ``svd_rank`` (:class:`~localinf.backends.KFSVDOptions`):
+        ``oversample`` (default 5) extra sketch columns, ``n_iter`` (default 1)
+        power iterations, ``seed`` (default 0) of the Gaussian sketch; when
+        ``svd_rank + oversample >= d`` the truncation is exact (no randomness).
+        ``exact_input_layer`` (default False; fit_mlp networks): keep the
+        input layer's term of M_i, which has d equal singular values, exactly
+        and truncate only the rest (docs/curvature.md).
+    query_curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, optional
+        Autograd backend only: the operator for solves against query and
+        validation gradients (``u = H^{-1} gbar_V`` of FI_util, one per query
+        of ``fi``, ``fi_active``, ``influence_value``, ``influence``); the
+        per-row solves of the metric G_i, of D_i and of self-influence keep
+        ``curvature``. Default: ``curvature``. ``"cg"`` with
+        ``curvature="kfac"`` is preconditioned by K-FAC: the few query solves
+        become exact (to CG's tolerance) at the cost of some Hessian-vector
+        products, while the n (K - 1) metric solves stay cheap.
+    query_curvature_options : dict or options dataclass, optional
+
+    Attributes
+    ----------
+    backend_ : Backend
+        The primitives every measure is computed from.
+    n_, d_, p_, K_ : int
+        Training rows, features, parameters, classes.
+    X_ : ndarray (n, d)
+    y_ : ndarray (n,)
+    index_ : pandas.Index or None
+        Row labels of a DataFrame X (per-row results carry them).
+    feature_names_ : list of str or None
+        Column names of a DataFrame X.
+    H_inv_ : LinearOperator (p, p)
+        Inverse Hessian of R at theta_hat (``H_inv_.hessian`` is H itself
+        for the exact curvature, None for matrix-free ones).
+    H_inv_query_ : LinearOperator (p, p)
+        The operator for query-side solves (``H_inv_`` unless
+        ``query_curvature`` was given).
+    """
+
+    def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
+                 curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
+                 svd_options=None, query_curvature=None, query_curvature_options=None):
+        X_in = X
+        self.rtol = check_nonneg_float(rtol, "rtol")
+        self.atol = check_nonneg_float(atol, "atol")
+        self.backend_, X, y = make_backend(
+            model, X, y, backend=backend, curvature=curvature, curvature_options=curvature_options,
+            chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
+            query_curvature=query_curvature, query_curvature_options=query_curvature_options)
+        b = self.backend_
+        self.model = model
+        self.index_ = getattr(X_in, "index", None)  # row labels of a DataFrame X
+        cols = getattr(X_in, "columns", None)
+        self.feature_names_ = [str(c) for c in cols] if cols is not None else None
+        self.X_, self.y_ = X, y
+        self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
+        self.H_inv_ = b.H_inv
+        self.H_inv_query_ = b.H_inv_query
+        self._cache = {}
+
+    # -- helpers -----------------------------------------------------------
+    def _per_row(self, values, name, rows=None):
+        """Per-training-row results keep the row labels of a DataFrame X: a Series
+        (n,) or a DataFrame (n, m); plain arrays otherwise."""
+        if self.index_ is None:
+            return values
+        import pandas as pd
+        index = self.index_ if rows is None else self.index_[np.asarray(rows)]
+        if values.ndim == 1:
+            return pd.Series(values, index=index, name=name)
+        return pd.DataFrame(values, index=index)
+
+    def _chunks(self, size=None):
+        return row_chunks(self.n_, size or self.backend_.chunk_size)
+
+    def _rows(self, rows):
+        """The backend's per-row quantities for training rows (a slice or indices)."""
+        return self.backend_.rows(self.X_[rows], self.y_[rows])
+
+    def _query(self, X, y, name="X_query", yname="y_query"):
+        return check_query(X, y, self.d_, self.K_, name, yname)
+
+    def _solved(self, X, y):
+        """``H^{-1} grad_theta L(z'_q)`` (p, m) for query rows, with the query-side operator."""
+        return self.H_inv_query_.matmat(self.backend_.rows(X, y).loss_grad.T)
+
+    def _row_measure(self, name, per_chunk, dtype=float):
+        """A per-training-row measure, ``per_chunk(rows) -> (m,)`` over the chunks,
+        computed once and kept (a copy is returned)."""
+        if name not in self._cache:
+            out = np.empty(self.n_, dtype=dtype)
+            for sl in self._chunks():
+                out[sl] = per_chunk(self._rows(sl))
+            self._cache[name] = out
+        return self._per_row(self._cache[name].copy(), name)
+
+    def _scaled_mixed(self, sl):
+        """Rows ``c_ij = sqrt(w_ij) M_i u_ij / n`` (m, k, p): FI(z_q, z_i) = sum_j (c_ij . w_q)^2.
+
+        With ``G_i^+ = sum_j w_ij u_ij u_ij^T`` and ``g_i = -(1/n) M_i^T w``,
+        ``u_ij . g_i = -(1/n) (M_i u_ij) . w``: the pseudo-inverse only needs these.
+        """
+        rows = self._rows(sl)
+        lam, U, inv = metric_eig(rows.metric_factor(), self.rtol, self.atol)
+        C = rows.mixed(U)
+        return C * (np.sqrt(inv) / self.n_)[:, :, None]
+
+    def _fi_from_w(self, W, C_all=None):
+        """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).
+
+        ``C_all`` (n, k, p), if given, holds the precomputed ``_scaled_mixed`` rows.
+        """
+        m = W.shape[1]
+        out = np.empty((self.n_, m))
+        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
+        rows = max(1, min(self.backend_.chunk_size, _PAIR_BYTES // (8 * k * max(m, self.p_))))
+        for sl in self._chunks(rows):
+            C = C_all[sl] if C_all is not None else self._scaled_mixed(sl)
+            CW = C @ W  # (rows, k, m)
+            out[sl] = np.einsum("ikq,ikq->iq", CW, CW)
+        return out
+
+    # -- the measure and its uses --------------------------------------------
+    def fi(self, X_query, y_query):
+        """FI(z'_q, z_i) of eq. 2.1 for every training row i and query z'_q.
+
+        Parameters
+        ----------
+        X_query : array_like (m, d)
+            Query inputs x'_q.
+        y_query : array_like (m,)
+            Their labels; FI measures the loss at (x'_q, y'_q).
+
+        Returns
+        -------
+        ndarray (n, m)
+            Non-negative. Large values mark training points whose small input
+            perturbation changes the loss at z'_q most, per unit of change of
+            their own predictive distribution (Fisher-Rao length). Units: squared
+            loss per unit squared geodesic length on the perturbation manifold.
+        """
+        Xq, yq = self._query(X_query, y_query)
+        return self._per_row(self._fi_from_w(self._solved(Xq, yq)), "fi")
+
+    def against(self, X_val, y_val):
+        """Bind a validation set: its measures share one solve ``u = H^{-1} gbar_V``.
+
+        Parameters
+        ----------
+        X_val, y_val : array_like (m, d) and (m,)
+            The validation set V, checked against the training columns and classes.
+
+        Returns
+        -------
+        ValidationInfluence
+            With ``fi_util``, ``influence_value`` and ``summary_frame``, each
+            computed once and cached.
+        """
+        return ValidationInfluence(self, X_val, y_val)
+
+    def fi_util(self, X_val, y_val, rows=None):
+        """FI_util of eq. 3.1: FI with the mean validation loss.
+
+        ``g_i = -(1/n) M_i^T u`` with ``u = H^{-1} gbar_V`` solved once, so the
+        cost is one factorisation of H plus O(n p K^2) products. To reuse the
+        solve for other measures of the same validation set, use :meth:`against`.
+
+        Parameters
+        ----------
+        X_val, y_val : array_like (m, d) and (m,)
+            The validation set; eq. 3.1 uses its mean loss.
+        rows : array_like of int, optional
+            Training rows to score (default: all). The model, H and the
+            validation gradient are those of the full training set; only the
+            per-row work is restricted (the subsampling of Algorithm 6).
+
+        Returns
+        -------
+        ndarray (n,) or (len(rows),)
+            Non-negative. Larger means a small change of x_i moves the mean
+            validation loss more, per unit of change of x_i's own predictive
+            distribution: a *sensitive* point. It does not say in which
+            direction the loss moves, nor that removing the point helps.
+        """
+        return self.against(X_val, y_val).fi_util(rows)
+
+    def fi_active(self, X_pool, agg="trimmed_mean", q=None):
+        """FI_active of eq. 4.1 for unlabeled points.
+
+        Each pool point gets the model's predicted label, FI(z_u, z_j) is formed
+        for every labeled (training) point j, and the n values are aggregated.
+
+        Parameters
+        ----------
+        X_pool : array_like (m, d)
+        agg : {"trimmed_mean", "mean", "median", "quantile"}, default "trimmed_mean"
+            ``"trimmed_mean"`` (the paper's) averages the values between the
+            10th and 90th percentiles.
+        q : float, optional
+            Quantile level for ``agg="quantile"``.
+
+        Returns
+        -------
+        ndarray (m,)
+            Non-negative; larger means the pool point's prediction is more
+            sensitive to perturbations of the training data (label it first).
+        """
+        pool_index = getattr(X_pool, "index", None)
+        Xp = check_matrix(X_pool, "X_pool", n_features=self.d_)
+        yp = np.argmax(self.backend_.proba(Xp), axis=1)
+        W = self._solved(Xp, yp)
+        # Each block of pool columns needs all n FI values at once (percentiles);
+        # the training-side rows are computed once when they fit in the budget.
+        cols = max(1, _PAIR_BYTES * 4 // (8 * self.n_))
+        C_all = None
+        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
+        if Xp.shape[0] > cols and 8 * self.n_ * k * self.p_ <= _PAIR_BYTES * 4:
+            C_all = np.concatenate([self._scaled_mixed(sl) for sl in self._chunks()])
+        out = np.empty(Xp.shape[0])
+        for sl in row_chunks(Xp.shape[0], cols):
+            out[sl] = aggregate(self._fi_from_w(W[:, sl], C_all), agg, q, axis=0)
+        if pool_index is not None:  # a DataFrame pool keeps its row labels
+            import pandas as pd
+            return pd.Series(out, index=pool_index, name="fi_active")
+        return out
+
+    # -- baselines -----------------------------------------------------------
+    def influence_value(self, X_val, y_val):
+        """IV baseline: ``IV_i = gbar_V^T H^{-1} grad_theta L(z_i)``.
+
+        ``gbar_V`` is the MEAN validation gradient (a sum would scale IV by |V|).
+        Sign: up-weighting z_i by eps changes the mean validation loss by about
+        ``-eps * IV_i``, and deleting z_i (eps = -1/n) by about ``+IV_i / n``.
+        So a negative IV marks a harmful point (deleting it lowers the
+        validation loss); IV trimming removes the b lowest values.
+
+        Parameters
+        ----------
+        X_val, y_val : array_like (m, d) and (m,)
+            The validation set; ``gbar_V`` is the mean of its loss gradients.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
+        return self.against(X_val, y_val).influence_value()
+
+    def influence(self, X_test, y_test):
+        """Classic influence of up-weighting each training point on each test loss.
+
+        ``I(z_i, z_t) = -grad L(z_t)^T H^{-1} grad L(z_i)`` (Koh & Liang 2017),
+        the derivative of L(z_t) when z_i's weight in the risk grows by eps.
+        Positive: up-weighting z_i raises the test loss (z_i is harmful to z_t);
+        deleting z_i changes the test loss by about ``-I / n``.
+
+        Parameters
+        ----------
+        X_test : array_like (m, d)
+            Test inputs x_t.
+        y_test : array_like (m,)
+            Their labels 0..K-1.
+
+        Returns
+        -------
+        ndarray (n, m)
+            Column t: the influence of every training row on the loss at z_t.
+        """
+        Xt, yt = self._query(X_test, y_test, "X_test", "y_test")
+        W = self._solved(Xt, yt)
+        out = np.empty((self.n_, Xt.shape[0]))
+        for sl in self._chunks():
+            out[sl] = -(self._rows(sl).loss_grad @ W)
+        return self._per_row(out, "influence")
+
+    def self_influence(self):
+        """Self-influence ``grad L(z_i)^T H^{-1} grad L(z_i)``, >= 0.
+
+        Large values flag points the model fits poorly and leans on heavily,
+        the usual ranking for likely mislabeled points.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
+        def per_chunk(rows):
+            Gr = rows.loss_grad
+            return np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
+        return self._row_measure("self_influence", per_chunk)
+
+    def leverage(self):
+        """Generalised leverage ``h_i = (1/n) sum_c P(c|x_i) a_ic^T H^{-1} a_ic``.
+
+        ``a_ic = grad_theta log P(c|x_i)``: the trace of H^{-1} times row i's
+        share of the Fisher information. For logistic regression without a
+        penalty this is the GLM hat value ``s_i xt_i^T (X^T S X)^{-1} xt_i``
+        (statsmodels' ``hat_matrix_diag``); for softmax regression it is the
+        trace of the multinomial hat block of row i.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
+        def per_chunk(rows):
+            A = rows.logp_grad  # (m, K, p)
+            HA = self.H_inv_.matmat(A.reshape(rows.m * self.K_, self.p_).T).T.reshape(A.shape)
+            return np.einsum("ic,icp,icp->i", rows.proba, A, HA) / self.n_
+        return self._row_measure("leverage", per_chunk)
+
+    def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
+        """One row per training point, as statsmodels' influence ``summary_frame``.
+
+        Shorthand for ``against(X_val, y_val).summary_frame(index, flag_top)``.
+
+        Parameters
+        ----------
+        X_val, y_val : array_like (m, d) and (m,)
+            Validation data for FI_util and IV.
+        index, flag_top
+            See :meth:`ValidationInfluence.summary_frame`.
+
+        Returns
+        -------
+        pandas.DataFrame (n, 7)
+        """
+        return self.against(X_val, y_val).summary_frame(index=index, flag_top=flag_top)
+
+    def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
+        """Cook's (1986) local influence with the Euclidean metric (not invariant).
+
+        Parameters
+        ----------
+        perturbation : {"case-weight", "response", "covariate"}
+        kind : {"total", "local"}
+        covariate : int, optional
+            Column perturbed by ``perturbation="covariate"``.
+
+        Returns
+        -------
+        ndarray (n,)
+            See :func:`localinf.measures.cook.cook_local_influence`.
+        """
+        return self._per_row(cook_local_influence(self, perturbation=perturbation, kind=kind,
+                                                  covariate=covariate), "cook")

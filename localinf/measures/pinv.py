@@ -1,0 +1,62 @@
+"""Batched pseudo-inverse quadratic forms for the metric G_i.
+
+The pseudo-inverse in eq. 2.1 needs a rank decision. Convention (documented
+in :class:`~localinf.LocalInfluence`): an eigenvalue lambda of G_i is kept
+when ``lambda > max(atol, rtol * lambda_max(G_i))``; the others are treated as
+exactly zero, so FI only sees the part of g_i in the kept eigenspace. When
+nothing is kept (G_i = 0), FI is 0.
+"""
+
+import numpy as np
+
+
+def metric_eig(F, rtol, atol):
+    """Pseudo-inverse of ``G = F F^T`` for a stack F (m, d, r), as ``G^+ = U diag(w) U^T``.
+
+    Returns ``(lam, U, w)``: eigenvalues (m, k), orthonormal eigenvectors
+    (m, d, k) and weights ``w = 1/lam`` (m, k), zero on the cut pairs.
+    For r = 1 (binary models) U is F normalised in place, to save a pass over
+    memory at large n: F must not be used afterwards.
+    """
+    m, d, r = F.shape
+    if r == 1:
+        lam = np.einsum("idk,idk->ik", F, F)
+        w = _inverse_kept(lam, rtol, atol)
+        F *= np.sqrt(w)[:, None, :]  # unit length where kept, else 0
+        return lam, F, w
+    elif r <= d:
+        # Eigenpairs of the small r x r Gram F^T F: G u = lam u with u = F v / sqrt(lam).
+        lam, V = np.linalg.eigh(np.einsum("idk,idl->ikl", F, F))
+        lam = np.maximum(lam, 0.0)
+        w = _inverse_kept(lam, rtol, atol)
+        U = np.einsum("idk,ikl->idl", F, V) * np.sqrt(w)[:, None, :]  # 0 on cut pairs
+        return lam, U, w
+    else:
+        lam, U = np.linalg.eigh(np.einsum("idk,iek->ide", F, F))
+        lam = np.maximum(lam, 0.0)
+    return lam, U, _inverse_kept(lam, rtol, atol)
+
+
+def eig_of_matrix(G, rtol, atol):
+    """Kept eigenpairs of explicit symmetric matrices G (m, d, d), same convention."""
+    lam, U = np.linalg.eigh(0.5 * (G + np.swapaxes(G, -1, -2)))
+    lam = np.maximum(lam, 0.0)
+    return lam, U, _inverse_kept(lam, rtol, atol)
+
+
+# Eigenvalues below this are never inverted (1/lambda would leave the float range).
+_FLOOR = np.finfo(float).tiny / np.finfo(float).eps
+
+
+def _inverse_kept(lam, rtol, atol):
+    cut = np.maximum(max(atol, _FLOOR), rtol * lam.max(axis=-1, keepdims=True))
+    keep = lam > cut
+    inv = np.zeros_like(lam)
+    np.divide(1.0, lam, out=inv, where=keep)
+    return inv
+
+
+def pinv_quadratic(U, inv, g):
+    """``g^T G^+ g = sum_j w_j (u_j . g)^2`` per row; g (m, d) -> (m,)."""
+    proj = np.einsum("idk,id->ik", U, g) * np.sqrt(inv)  # scaled first: no overflow
+    return np.einsum("ik,ik->i", proj, proj)

@@ -1,0 +1,19 @@
+"""Models: what is fitted, and the closed forms and risks the other layers differentiate.
+
+* :mod:`.glm` -- :class:`LogisticRegression` and :class:`SoftmaxRegression`, fitted
+  exactly by :mod:`.newton`; their closed forms in :mod:`.multinomial` and their
+  risk in row chunks in :mod:`.glm_risk`; :mod:`.separation` tests separability;
+* :mod:`.autograd_model` -- :class:`AutogradModel` (any differentiable classifier)
+  and its risk on data; :mod:`.glm_autograd` runs a GLM through it;
+* :mod:`.mlp` and :mod:`.fit_mlp` -- dense networks.
+"""
+
+from .autograd_model import AutogradModel, DataRisk, RestrictedModel, log_softmax
+from .fit_mlp import fit_mlp
+from .glm import LogisticRegression, MultinomialLogit, SoftmaxRegression
+from .glm_autograd import from_glm, glm_logits
+from .mlp import MLP, init_mlp, last_layer, mlp_logits
+
+__all__ = ["AutogradModel", "DataRisk", "RestrictedModel", "log_softmax", "fit_mlp",
+           "LogisticRegression", "MultinomialLogit", "SoftmaxRegression", "from_glm", "glm_logits",
+           "MLP", "init_mlp", "last_layer", "mlp_logits"]

@@ -1,0 +1,76 @@
+"""What every fitted classifier in localinf offers, written once on its log-probabilities."""
+
+import numpy as np
+
+from .._core.checks import check_labels
+
+
+class Classifier:
+    """Base of the fitted models: predictions and losses from ``predict_log_proba``.
+
+    A subclass supplies ``predict_log_proba(X) -> (m, K)`` (checking X) and
+    ``n_classes_``.
+    """
+
+    def predict_proba(self, X):
+        """Class probabilities at the fitted parameters.
+
+        Parameters
+        ----------
+        X : array_like (m, d)
+            Inputs with the training features, in the same order.
+
+        Returns
+        -------
+        ndarray (m, K)
+            Rows sum to one.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row (the first one on ties).
+
+        Parameters
+        ----------
+        X : array_like (m, d)
+            Rows to classify.
+
+        Returns
+        -------
+        ndarray of int (m,)
+            Class indices 0..K-1.
+        """
+        return np.argmax(self.predict_log_proba(X), axis=1)
+
+    def loss(self, X, y):
+        """Per-row cross-entropy ``L(y, x) = -log P(y|x)`` at the fitted parameters.
+
+        Parameters
+        ----------
+        X : array_like (m, d)
+        y : array_like (m,)
+            Labels 0..K-1.
+
+        Returns
+        -------
+        ndarray (m,)
+            Non-negative; in nats.
+        """
+        logP = self.predict_log_proba(X)
+        y, _ = check_labels(y, "y", logP.shape[0], n_classes=self.n_classes_)
+        return -logP[np.arange(len(y)), y]
+
+    def score(self, X, y):
+        """Accuracy: the share of rows whose predicted class is y.
+
+        Parameters
+        ----------
+        X, y : array_like (m, d) and (m,)
+            Labelled rows (for instance a test set).
+
+        Returns
+        -------
+        float
+            In [0, 1].
+        """
+        return float(np.mean(self.predict(X) == np.asarray(y)))

@@ -1,0 +1,194 @@
+"""Active learning (Algorithms 4 and 8) with FI_active and the paper's baselines.
+
+Each round fits the model on the labeled pool, scores the unlabeled pool,
+labels the ``acquisition_size`` highest-scoring points and records the test
+accuracy. Strategies (higher score = label first):
+
+===============  ===========================================================================
+strategy         score of an unlabeled point x with the model's predicted label y_hat
+===============  ===========================================================================
+``"fi_active"``  FI_active (eq. 4.1), trimmed mean of FI((x, y_hat), z_j) over the labeled pool
+``"iv"``         ``gbar_V^T H^{-1} grad L(y_hat, x)``: up-weighting (x, y_hat) lowers the
+                 validation loss by about this much per unit weight; recomputed every round
+``"bald"``       mutual information between the label and the parameters under the Laplace
+                 posterior ``N(theta_hat, H^{-1} / n)`` (Monte Carlo, ``n_samples`` draws)
+``"random"``     seeded uniform choice
+===============  ===========================================================================
+
+With ``alpha`` < 1 the score is computed on a random fraction alpha of the
+pool and a random forest predicts it for the rest (Algorithm 8).
+
+Runs are reproducible from ``seed`` and, with ``checkpoint=path``, resumable:
+after every round the labeled indices and the results so far are written
+atomically to a JSON file, and a later call with the same settings continues
+from the last completed round.
+"""
+
+import time
+
+import numpy as np
+
+from .._core.checks import check_labels, check_matrix, check_positive_int
+from ..exceptions import InputError
+from ..measures.local_influence import LocalInfluence
+from . import checkpoint as checkpoints
+from .forest import forest_fill
+from .keywords import checked_keywords
+
+STRATEGIES = ("fi_active", "iv", "bald", "random")
+
+
+def acquisition_scores(strategy, model, X_lab, y_lab, X_pool, *, X_val=None, y_val=None, seed=0,
+                       n_samples=64, influence_kw=None):
+    """Scores for the pool, higher = label first (see the module table).
+
+    Parameters
+    ----------
+    strategy : {"fi_active", "iv", "bald", "random"}
+    model : fitted model on (X_lab, y_lab)
+    X_lab : array_like (n, d)
+    y_lab : array_like (n,)
+    X_pool : ndarray (m, d)
+    X_val : array_like (v, d), optional
+    y_val : array_like (v,), optional
+        Validation data, needed by ``"iv"``.
+    seed : int, default 0
+        For ``"random"`` and BALD's posterior draws.
+    n_samples : int, default 64
+        BALD's posterior draws.
+    influence_kw : dict, optional
+        Keyword arguments of :class:`LocalInfluence`.
+
+    Returns
+    -------
+    ndarray (m,)
+        The pool point with the highest score is labeled first.
+    """
+    m = X_pool.shape[0]
+    kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
+    if strategy == "random":
+        return np.random.default_rng(seed).random(m)
+    if strategy not in STRATEGIES:
+        raise InputError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
+    inf = LocalInfluence(model, X_lab, y_lab, **kw)
+    if strategy == "fi_active":
+        return inf.fi_active(X_pool)
+    if strategy == "iv":
+        if X_val is None:
+            raise InputError("strategy='iv' needs a validation set (X_val, y_val)")
+        b = inf.backend_
+        y_hat = np.argmax(b.proba(X_pool), axis=1)
+        return b.rows(X_pool, y_hat).loss_grad @ inf.against(X_val, y_val).u_
+    return _bald(inf, X_pool, seed, n_samples)
+
+
+def _bald(inf, X_pool, seed, n_samples):
+    """BALD with the Laplace posterior: theta_s = theta_hat + L^{-T} z / sqrt(n), H = L L^T."""
+    H = inf.H_inv_.hessian
+    if H is None:
+        raise InputError("strategy='bald' needs the exact Hessian (curvature='exact')")
+    try:
+        L = np.linalg.cholesky(0.5 * (H + H.T))
+    except np.linalg.LinAlgError:
+        raise InputError("strategy='bald' needs a positive definite Hessian for its Laplace "
+                         "posterior") from None
+    b = inf.backend_
+    Z = np.random.default_rng(seed).standard_normal((inf.p_, n_samples))
+    thetas = b.theta[:, None] + np.linalg.solve(L.T, Z) / np.sqrt(inf.n_)
+    P = np.stack([np.exp(b.log_proba_at(thetas[:, s], X_pool)) for s in range(n_samples)])
+    entropy = lambda Q: -np.sum(Q * np.log(np.clip(Q, 1e-300, None)), axis=-1)
+    return entropy(P.mean(axis=0)) - entropy(P).mean(axis=0)
+
+
+def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strategy="fi_active",
+                    rounds=5, acquisition_size=10, X_val=None, y_val=None, seed=0, alpha=1.0,
+                    checkpoint=None, influence_kw=None, progress=None):
+    """Algorithm 4 (alpha = 1) or 8 (alpha < 1).
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(X, y) -> model``.
+    X_lab : array_like (n0, d)
+    y_lab : array_like (n0,)
+        The initial labeled pool.
+    X_pool : array_like (m, d)
+    y_pool : array_like (m,)
+        The unlabeled pool and the labels the oracle reveals on request.
+    X_test : array_like (t, d)
+    y_test : array_like (t,)
+        Held-out data for the accuracy curve.
+    strategy : str
+        One of ``STRATEGIES``.
+    rounds : int
+    acquisition_size : int
+        Points labeled per round.
+    X_val : array_like (v, d), optional
+    y_val : array_like (v,), optional
+        Validation data (needed by ``"iv"``).
+    seed : int
+    alpha : float in (0, 1]
+        Fraction of the pool scored exactly per round.
+    checkpoint : str, optional
+        JSON file for resuming (see the module docstring).
+    influence_kw : dict, optional
+        Keyword arguments of :class:`LocalInfluence`.
+    progress : callable(str), optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per round: round, n_labeled, accuracy, seconds (time to score
+        that round), strategy, seed.
+    """
+    import pandas as pd
+    X_lab = check_matrix(X_lab, "X_lab")
+    d = X_lab.shape[1]
+    X_pool = check_matrix(X_pool, "X_pool", n_features=d)
+    y_lab, _ = check_labels(y_lab, "y_lab", X_lab.shape[0])
+    y_pool, _ = check_labels(y_pool, "y_pool", X_pool.shape[0])
+    rounds = check_positive_int(rounds, "rounds")
+    acquisition_size = check_positive_int(acquisition_size, "acquisition_size")
+    if strategy not in STRATEGIES:
+        raise InputError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
+    if not 0 < alpha <= 1:
+        raise InputError(f"alpha must be in (0, 1]; got {alpha!r}")
+    if rounds * acquisition_size > X_pool.shape[0]:
+        raise InputError(f"rounds x acquisition_size = {rounds * acquisition_size} exceeds the pool "
+                         f"({X_pool.shape[0]} points)")
+    key = checkpoints.config_key(strategy, rounds, acquisition_size, seed, alpha, X_lab, y_lab,
+                                 X_pool, y_pool)
+    state = checkpoints.load(checkpoint, key)
+    chosen = list(state["chosen"])
+    results = list(state["results"])
+    say = progress or (lambda msg: None)
+    for r in range(len(results), rounds + 1):
+        taken = np.array(chosen, dtype=int)
+        Xl = np.vstack([X_lab, X_pool[taken]]) if taken.size else X_lab
+        yl = np.concatenate([y_lab, y_pool[taken]]) if taken.size else y_lab
+        model = fit(Xl, yl)
+        acc = float(np.mean(model.predict(X_test) == y_test))
+        secs = 0.0
+        if r < rounds:
+            free = np.setdiff1d(np.arange(X_pool.shape[0]), taken)
+            rng = np.random.default_rng([seed, r])
+            t = time.perf_counter()
+            if alpha < 1 and strategy != "random":
+                sub = free[rng.random(free.size) < alpha]
+                if sub.size < 2:
+                    sub = free[:2]
+                s_sub = acquisition_scores(strategy, model, Xl, yl, X_pool[sub], X_val=X_val,
+                                           y_val=y_val, seed=seed + r, influence_kw=influence_kw)
+                pos = np.searchsorted(free, sub)
+                scores = forest_fill(X_pool[free], s_sub, pos, seed + r)
+            else:
+                scores = acquisition_scores(strategy, model, Xl, yl, X_pool[free], X_val=X_val,
+                                            y_val=y_val, seed=seed + r, influence_kw=influence_kw)
+            secs = time.perf_counter() - t
+            pick = free[np.argsort(-scores, kind="stable")[:acquisition_size]]
+            chosen.extend(int(i) for i in pick)
+        results.append(dict(round=r, n_labeled=int(len(yl)), accuracy=acc, seconds=secs,
+                            strategy=strategy, seed=seed))
+        say(f"{strategy} seed {seed} round {r}: {len(yl)} labeled, accuracy {acc:.4f}")
+        checkpoints.save(checkpoint, key, chosen, results)
+    return pd.DataFrame(results)
