@@ -372,3 +372,13 @@ def test_capabilities_are_declared_when_a_model_is_built():
                              penalty_mask=net.penalty_mask)
     with pytest.raises(li.InputError, match="kfac.*fit_mlp"):
         li.LocalInfluence(plain, X, y, curvature="kfac")
+
+
+def test_restrict_refuses_free_sets_it_would_misread():
+    X, y = mlp_problem(1)
+    net = li.fit_mlp(X, y, hidden=(3,), l2=0.05)
+    p = net.theta_.size
+    for bad in ([0, 0], np.ones(p - 1, dtype=bool), [p], [], [0.5]):
+        with pytest.raises(li.InputError, match="free"):
+            net.restrict(bad)
+    assert np.array_equal(net.restrict(np.arange(p) >= p - 4).free_, np.arange(p - 4, p))

@@ -64,6 +64,11 @@ def test_a_backend_built_from_theta_the_hessian_and_n_alone(K):
         li.LocalInfluence(model, X[:40], y[:40], backend=bare)
     with pytest.raises(li.InputError, match="curvature: not used with a ready Backend"):
         li.LocalInfluence(model, X, y, backend=bare, curvature="cg")
+    with pytest.raises(li.InputError, match="chunk_size: not used by a ready Backend"):
+        li.LocalInfluence(model, X, y, backend=bare, chunk_size=7)
+    other = (li.LogisticRegression if K == 2 else li.SoftmaxRegression)(l2=1.0).fit(X, y)
+    with pytest.raises(li.InputError, match="backend was built for other parameters"):
+        li.LocalInfluence(other, X, y, backend=bare)
 
 
 def test_an_incomplete_backend_cannot_be_built():

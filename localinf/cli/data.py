@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer
 
 from ..models.glm import LogisticRegression, SoftmaxRegression
 
@@ -30,6 +29,7 @@ def load(path, target):
     name : str
     """
     if path is None:
+        from sklearn.datasets import load_breast_cancer  # ~0.6 s; only the embedded data need it
         data = load_breast_cancer(as_frame=True)
         return data.frame, "target", "breast cancer (scikit-learn, embedded)"
     if not os.path.exists(path):

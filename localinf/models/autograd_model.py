@@ -251,10 +251,14 @@ class RestrictedModel(AutogradModel):
     """
 
     def __init__(self, parent, free):
-        free = np.asarray(free)
-        idx = np.flatnonzero(free) if free.dtype == bool else free.astype(np.int64)
-        if idx.size == 0 or idx.min() < 0 or idx.max() >= parent.theta_.size:
-            raise InputError(f"free must select parameters among 0..{parent.theta_.size - 1}")
+        free, p = np.asarray(free), parent.theta_.size
+        if free.dtype == bool and free.shape != (p,):
+            raise InputError(f"free: a boolean mask must have shape ({p},); got {free.shape}")
+        if free.dtype != bool and free.size and not np.issubdtype(free.dtype, np.integer):
+            raise InputError(f"free must be a boolean mask or integer indices; got dtype {free.dtype}")
+        idx = np.flatnonzero(free) if free.dtype == bool else free.astype(np.int64).ravel()
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= p or np.unique(idx).size != idx.size:
+            raise InputError(f"free must select distinct parameters among 0..{p - 1}")
         full, unflatten = parent.theta_.copy(), parent.unflatten
         base = full.copy()
         base[idx] = 0.0

@@ -9,8 +9,18 @@ class Classifier:
     """Base of the fitted models: predictions and losses from ``predict_log_proba``.
 
     A subclass supplies ``predict_log_proba(X) -> (m, K)`` (checking X) and
-    ``n_classes_``.
+    ``n_classes_``, and holds its fitted parameters in ``theta_``.
     """
+
+    def is_fitted(self):
+        """Whether the model has fitted parameters ``theta_`` (an estimator after ``fit``;
+        an autograd model from the start).
+
+        Returns
+        -------
+        bool
+        """
+        return hasattr(self, "theta_")
 
     def predict_proba(self, X):
         """Class probabilities at the fitted parameters.

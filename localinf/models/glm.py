@@ -128,15 +128,6 @@ class MultinomialLogit(Classifier):
                 "the fit did not converge; raise max_iter, rescale X, or set l2 > 0")
 
     # -- fitted quantities -------------------------------------------------
-    def is_fitted(self):
-        """Whether ``fit`` has been called.
-
-        Returns
-        -------
-        bool
-        """
-        return hasattr(self, "theta_")
-
     def _check_fitted(self):
         if not self.is_fitted():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")

@@ -1,7 +1,6 @@
 """localinf against statsmodels: unpenalised fits, Hessians and GLM influence."""
 
 import numpy as np
-import statsmodels.api as sm
 
 from ..measures.local_influence import LocalInfluence
 from .check import Check, fit_glm, rel_err
@@ -24,6 +23,7 @@ def statsmodels_agreement(X, y, tol=1e-6):
     -------
     list of Check
     """
+    import statsmodels.api as sm  # 1.5 s to import; only this check needs it
     K = int(np.max(y)) + 1
     model = fit_glm(X, y, 0.0)
     Xc = sm.add_constant(X, has_constant="add")

@@ -1,7 +1,6 @@
 """Deletion against retraining: leave-one-out and the linear datamodeling score."""
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..measures.local_influence import LocalInfluence
 from .check import Check
@@ -82,6 +81,7 @@ def lds(X, y, fit, Xv, yv, make=None, n_subsets=40, alpha=0.5, seed=0, min_lds=0
     -------
     Check
     """
+    from scipy.stats import spearmanr  # 0.25 s to import; only this check needs it
     make = make or LocalInfluence
     rng = np.random.default_rng(seed)
     model = fit(X, y)
