@@ -69,12 +69,27 @@ def test_a_backend_built_from_theta_the_hessian_and_n_alone(K):
     other = (li.LogisticRegression if K == 2 else li.SoftmaxRegression)(l2=1.0).fit(X, y)
     with pytest.raises(li.InputError, match="backend was built for other parameters"):
         li.LocalInfluence(other, X, y, backend=bare)
+    # the same shape, other data: the minimiser check runs on the data given
+    X2, y2 = make_problem(99, 50, 3, K)
+    with pytest.raises(li.InputError, match="do not minimise"):
+        li.LocalInfluence(model, X2, y2, backend=bare)
+    with pytest.raises(li.InputError, match="do not minimise"):
+        li.LocalInfluence(model, X, y, backend=bare, grad_rtol=1e-300)
+    unfitted = (li.LogisticRegression if K == 2 else li.SoftmaxRegression)(l2=0.03)
+    for bad in (None, unfitted):
+        with pytest.raises(li.InputError, match="model"):
+            li.LocalInfluence(bad, X, y, backend=bare)
+    with pytest.raises(li.InputError, match="InverseHessian"):
+        ReferenceBackend(model, len(y), li.CGInverse(lambda v: H @ v, H.shape[0]))
 
 
 def test_an_incomplete_backend_cannot_be_built():
     class NoRows(Backend):
         def log_proba_at(self, theta, X):
             return np.zeros((len(X), 2))
+
+        def risk_grad(self, X, y):
+            return np.zeros(3)
 
     class HalfRows(Rows):
         @property
@@ -95,3 +110,50 @@ def test_the_generic_metric_equals_the_closed_form():
         rows = ref.backend_.rows(X[:10], y[:10])
         generic = Rows.tangents(rows)
         assert rel(generic, rows.tangents()) <= 1e-12
+
+
+def test_a_users_operator_keeps_its_dense_hessian_and_attributes():
+    """A LinearOperator that is not one of localinf's is wrapped on the common base; what it
+    carries (a dense ``hessian``, counters) stays reachable."""
+    from scipy.sparse.linalg import LinearOperator
+    X, y, model, ref, _ = both(2)
+    H = ref.H_inv_.hessian
+
+    class Mine(LinearOperator):
+        def __init__(self):
+            self.hessian, self.calls = H, 0
+            super().__init__(dtype=float, shape=H.shape)
+
+        def _matvec(self, b):
+            self.calls += 1
+            return np.linalg.solve(H, b)
+
+    op = Mine()
+    inf = li.LocalInfluence(li.from_glm(model), X, y, curvature=op)
+    assert inf.H_inv_.hessian is H and inf.H_inv_.op is op
+    assert rel(inf.cook_local_influence(), ref.cook_local_influence()) <= 1e-10
+    inf.influence_value(X, y)
+    assert inf.H_inv_.calls == op.calls > 0
+
+
+def test_cook_response_perturbation_of_a_network_against_autograd():
+    """For a binary network the response scheme perturbs y_i -> y_i + omega_i s_y in the
+    Bernoulli log-likelihood; Delta_i = d^2 l / dtheta domega_i is formed here by autograd
+    from that log-likelihood, independently of the backend's per-class gradients."""
+    from autograd import jacobian
+    import autograd.numpy as anp
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 2))
+    y = ((X[:, 0] ** 2 + X[:, 1] + 0.3 * rng.normal(size=30)) > 0.5).astype(int)
+    net = li.fit_mlp(X, y, hidden=(3,), activation="tanh", l2=0.02)
+    inf = li.LocalInfluence(net, X, y)
+    n, s_y = len(y), float(np.std(y, ddof=1))
+
+    def loglik(theta, omega):
+        logP = net.log_proba_fn(theta, X)
+        eta = logP[:, 1] - logP[:, 0]
+        return anp.sum((y + omega * s_y) * eta - anp.logaddexp(0.0, eta))
+
+    Delta = jacobian(lambda om: jacobian(loglik)(net.theta_, om))(np.zeros(n))  # (p, n)
+    B = Delta.T @ np.linalg.solve(n * inf.H_inv_.hessian, Delta)
+    assert rel(inf.cook_local_influence("response"), np.abs(np.diag(B))) <= 1e-8

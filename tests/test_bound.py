@@ -62,3 +62,24 @@ def test_the_one_shot_methods_equal_the_bound_ones():
     # gbar_V is the mean validation gradient, computed here from the definition
     G = exact.backend_.rows(Xv, yv).loss_grad
     assert np.allclose(bound.gbar_, G.mean(axis=0), rtol=1e-13, atol=1e-15)
+
+
+def test_cached_results_follow_later_changes_of_the_cut_off_and_the_operators():
+    """rtol, atol and the operators are public attributes; a cached measure must not
+    outlive a change of the quantities it was computed from."""
+    X, y = make_problem(6, 60, 3, 3)
+    model = li.SoftmaxRegression(l2=0.02).fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    bound = inf.against(X[:20], y[:20])
+    first = (inf.metric_rank(), bound.fi_util(), inf.self_influence())
+    inf.rtol = 0.9
+    fresh = li.LocalInfluence(model, X, y, rtol=0.9)
+    assert np.array_equal(inf.metric_rank(), fresh.metric_rank())
+    assert not np.array_equal(inf.metric_rank(), first[0])
+    assert np.array_equal(bound.fi_util(), fresh.fi_util(X[:20], y[:20]))
+    inf.rtol = fresh.rtol = 1e-10
+    H = inf.H_inv_.hessian * 2.0
+    inf.H_inv_ = inf.H_inv_query_ = li.InverseHessian(H)
+    assert np.allclose(inf.self_influence(), first[2] / 2, rtol=1e-12, atol=0)
+    assert np.allclose(bound.influence_value(), fresh.influence_value(X[:20], y[:20]) / 2,
+                       rtol=1e-12, atol=0)

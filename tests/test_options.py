@@ -42,7 +42,8 @@ def test_an_ill_typed_curvature_option_is_named(net, curvature, options, match):
 
 def test_query_curvature_options_are_checked_too(net):
     X, y, model = net
-    with pytest.raises(li.InputError, match=r"query_curvature_options: unknown option\(s\) \['tolerance'\]"):
+    with pytest.raises(li.InputError, match=r"query_curvature_options: unknown option\(s\) "
+                                            r"\['tolerance'\] for query_curvature='cg'"):
         li.LocalInfluence(model, X, y, curvature="kfac", query_curvature="cg",
                           query_curvature_options={"tolerance": 1e-8})
 
@@ -87,3 +88,23 @@ def test_influence_keywords_passed_through_are_checked():
     with pytest.raises(li.InputError, match=r"shapley_kw: unknown keyword\(s\) \['permutations'\]"):
         li.trimming_scores("shapley", model, X, y, X, y, fit=lambda X, y: model,
                            shapley_kw={"permutations": 3})
+
+
+def test_the_exact_curvatures_rtol_always_applies(net):
+    """rtol is the relative eigenvalue level treated as zero: below it H counts as
+    singular for the Cholesky route too, and the pseudo-inverse drops those directions."""
+    X, y, model = net
+    lam = li.LocalInfluence(model, X, y).H_inv_.eigenvalues
+    cut = float(np.sqrt(lam[0] * lam[-1]) / lam[-1])  # between the smallest and the largest
+    default = li.LocalInfluence(model, X, y)
+    cutoff = li.LocalInfluence(model, X, y, curvature_options={"rtol": cut})
+    assert cutoff.H_inv_.rank < model.theta_.size
+    assert not np.allclose(cutoff.fi_util(X, y), default.fi_util(X, y))
+
+
+def test_shapley_seed_comes_from_the_seed_argument():
+    X, y = make_problem(1, 40, 2, 2)
+    model = li.LogisticRegression(l2=0.05).fit(X, y)
+    with pytest.raises(li.InputError, match="shapley_kw: 'seed'"):
+        li.trimming_scores("shapley", model, X, y, X, y, fit=lambda X, y: model,
+                           shapley_kw={"seed": 3})

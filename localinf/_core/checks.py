@@ -133,3 +133,25 @@ def check_minimiser(grad, max_abs_x, grad_rtol):
             f"(max|grad R| = {worst:.2e} > grad_rtol * max(1, max|X|) = {bound:.2e}); influence "
             "formulas assume the exact minimiser, so pass the data the model was fitted on, "
             "refit to a tighter tolerance, or loosen grad_rtol")
+
+
+class NonnegativeNumber:
+    """A class attribute whose every assignment is checked: a finite number >= 0.
+
+    Parameters
+    ----------
+    doc : str
+        What the number is (the attribute's docstring).
+    """
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = check_nonneg_float(value, self.name)

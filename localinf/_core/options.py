@@ -79,7 +79,7 @@ class Options:
                 raise InputError(f"{type(self).__name__}.{f.name} must be {need}; got {value!r}")
 
     @classmethod
-    def coerce(cls, value, argument):
+    def coerce(cls, value, argument, applies_to=None):
         """A validated instance from None (the defaults), a dict, or an instance.
 
         Parameters
@@ -87,6 +87,8 @@ class Options:
         value : None, Mapping or instance of ``cls``
         argument : str
             Name of the user's argument, for the error message.
+        applies_to : str, optional
+            What the options configure, for the message (default ``cls.applies_to``).
 
         Returns
         -------
@@ -101,7 +103,7 @@ class Options:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(str(k) for k in value if k not in names)
         if unknown:
-            raise InputError(f"{argument}: unknown option(s) {unknown} for {cls.applies_to}; "
+            raise InputError(f"{argument}: unknown option(s) {unknown} for {applies_to or cls.applies_to}; "
                              f"valid options: {', '.join(names) or 'none'}")
         try:
             return cls(**value)

@@ -128,6 +128,10 @@ class AutogradBackend(Backend):
         """A :class:`AutogradRows` for the chunk (the protocol: :meth:`Backend.rows`)."""
         return AutogradRows(self, X, y)
 
+    def risk_grad(self, X, y):
+        """grad R by reverse passes over row chunks (the protocol: :meth:`Backend.risk_grad`)."""
+        return self.model.risk_on(X, y).grad()
+
     def log_proba_at(self, theta, X):
         """(m, K) at parameters theta (the protocol: :meth:`Backend.log_proba_at`)."""
         return np.asarray(self.model.log_proba_fn(theta, X))

@@ -10,13 +10,15 @@ parameters, K classes):
 * ``v_ic = D_i^T a_ic + b_ic`` and ``G_i = sum_c P(c|x_i) v_ic v_ic^T``, eq. 2.3.
 
 A :class:`Backend` holds the fitted parameters, the number of training rows n
-(the 1/n of eq. 2.2), the sizes and the inverse-Hessian operators; it does not
-hold the training matrix, so it can be built from ``(theta, H or its factor,
-n)`` alone. Its :meth:`Backend.rows` gives a :class:`Rows` object for a chunk
-of rows, with every per-row quantity the measures use, computed on first use
-and shared by the measures that ask for it. Measures talk to nothing else, so
-one measure serves every backend, and a backend with closed forms (the
-reference backend) overrides only what it can do faster.
+(the 1/n of eq. 2.2), the sizes and the inverse-Hessian operators. It needs no
+training matrix of its own, so it can be built from the fitted model, ``H^{-1}``
+and n alone (matrix-free curvatures such as CG, LiSSA and K-FAC keep the data
+they multiply with). Its :meth:`Backend.rows` gives a :class:`Rows` object for
+a chunk of rows; within that object each per-row quantity is computed on first
+use and shared by the products asked of it (one pass over a chunk serves both
+the metric and the gradient of FI_util). Measures talk to nothing else, so one
+measure serves every backend, and a backend with closed forms (the reference
+backend) overrides only what it can do faster.
 """
 
 from abc import ABC, abstractmethod
@@ -24,6 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .._core.chunks import row_chunks
 from ..models.multinomial import class_indicator_factor
 
 
@@ -79,6 +82,37 @@ class Backend(ABC):
         -------
         Rows
         """
+
+    @abstractmethod
+    def risk_grad(self, X, y):
+        """Gradient of the penalised risk on (X, y) at ``theta``: zero at the minimiser.
+
+        Parameters
+        ----------
+        X, y : ndarray (n, d) and (n,)
+            The training data the backend's parameters are said to minimise the risk on.
+
+        Returns
+        -------
+        ndarray (p,)
+        """
+
+    def mean_loss_grad(self, X, y):
+        """The mean gradient ``gbar = (1/m) sum_j grad_theta L(z_j)`` over rows, in chunks.
+
+        Parameters
+        ----------
+        X, y : ndarray (m, d) and (m,)
+            Validated rows, read in chunks of ``chunk_size``.
+
+        Returns
+        -------
+        ndarray (p,)
+        """
+        gbar = np.zeros(self.p)
+        for sl in row_chunks(X.shape[0], self.chunk_size):
+            gbar += self.rows(X[sl], y[sl]).loss_grad.sum(axis=0)
+        return gbar / X.shape[0]
 
     @abstractmethod
     def log_proba_at(self, theta, X):

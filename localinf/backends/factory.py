@@ -4,9 +4,10 @@ import numbers
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix
+from .._core.checks import check_labels, check_matrix, check_minimiser
 from ..exceptions import InputError
 from ..models.autograd_model import AutogradModel
+from ..models.classifier import Classifier
 from ..models.glm import MultinomialLogit
 from ..models.glm_autograd import from_glm
 from .autograd import AutogradBackend, check_logits
@@ -29,9 +30,10 @@ def make_backend(model, X, y, *, backend="auto", curvature="exact", curvature_op
     backend : {"auto", "reference", "autograd"} or Backend
         ``"auto"``: the reference backend for GLMs, autograd for an
         AutogradModel. A :class:`Backend` instance is used as given: its sizes
-        and parameters are checked against the data and the model, and the
-        check that theta minimises the risk is the one its builder made
-        (``from_data``); the options that build a backend are refused.
+        are checked against the data, its parameters against a localinf
+        model's (a missing or unfitted model is refused), and that they
+        minimise the risk on (X, y) (``grad_rtol``); the options that build a
+        backend are refused.
     curvature, curvature_options, chunk_size, grad_rtol, svd_rank, svd_options, \
 query_curvature, query_curvature_options
         See :class:`localinf.LocalInfluence`.
@@ -47,7 +49,7 @@ query_curvature, query_curvature_options
     builder = dict(curvature_options=curvature_options, svd_rank=svd_rank, svd_options=svd_options,
                    query_curvature=query_curvature, query_curvature_options=query_curvature_options)
     if isinstance(backend, Backend):
-        return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size))
+        return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size), grad_rtol)
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"backend must be 'auto', 'reference', 'autograd' or a Backend; got {backend!r}")
     if isinstance(model, AutogradModel):
@@ -83,17 +85,20 @@ def _refuse_unused(builder, who):
         raise InputError(f"{', '.join(given)}: not used by {who}; leave them out")
 
 
-def _given(backend, model, X, y, curvature, builder):
+def _given(backend, model, X, y, curvature, builder, grad_rtol):
     """A ready backend: the options that build one do not apply, and the model and the
     data must be the ones it was built for."""
     if not (isinstance(curvature, str) and curvature == "exact"):
         raise InputError("curvature: not used with a ready Backend; build its H_inv instead")
     _refuse_unused(builder, "a ready Backend")
-    if isinstance(model, (AutogradModel, MultinomialLogit)) and model.is_fitted() \
-            and not np.array_equal(np.asarray(model.theta_), np.asarray(backend.theta)):
+    if model is None or isinstance(model, Classifier) and not model.is_fitted():
+        raise InputError("model: pass the fitted model the backend was built for")
+    if isinstance(model, Classifier) and not np.array_equal(np.asarray(model.theta_),
+                                                            np.asarray(backend.theta)):
         raise InputError("model: the backend was built for other parameters than this model's theta_")
     X = check_matrix(X, "X", n_features=backend.d)
     y, _ = check_labels(y, "y", X.shape[0], n_classes=backend.K)
     if X.shape[0] != backend.n:
         raise InputError(f"X has {X.shape[0]} rows but the backend was built for n = {backend.n}")
+    check_minimiser(backend.risk_grad(X, y), float(np.max(np.abs(X))), grad_rtol)
     return backend, X, y

@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from .._core.checks import check_minimiser
+from ..exceptions import InputError
 from ..curvature.exact import InverseHessian
 from ..models import multinomial as mn
 from ..models.glm_risk import default_chunk, risk_derivatives
@@ -34,13 +35,17 @@ class ReferenceBackend(Backend):
     n : int
         Training rows.
     H_inv : InverseHessian
-        ``H^{-1}`` of the penalised risk at theta (its dense factor is used).
+        ``H^{-1}`` of the penalised risk at theta; the explicit inverse is
+        formed from its Cholesky factor once, on first use.
     chunk_size : int, optional
         Rows per chunk; memory is O(chunk_size * p * K).
     """
 
     def __init__(self, model, n, H_inv, chunk_size=None):
         model._check_fitted()
+        if not isinstance(H_inv, InverseHessian):
+            raise InputError(f"H_inv: the reference backend needs an InverseHessian (the exact "
+                             f"H^{{-1}}); got {type(H_inv).__name__}")
         self.model = model
         self.fit_intercept = bool(model.fit_intercept)
         d, K = model.n_features_in_, model.n_classes_
@@ -85,6 +90,11 @@ class ReferenceBackend(Backend):
     def rows(self, X, y):
         """A :class:`ReferenceRows` for the chunk (the protocol: :meth:`Backend.rows`)."""
         return ReferenceRows(self, X, y)
+
+    def risk_grad(self, X, y):
+        """grad R in closed form, one pass (the protocol: :meth:`Backend.risk_grad`)."""
+        return risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, float(self.model.l2),
+                                chunk=self.chunk_size, hessian=False)[1]
 
     def log_proba_at(self, theta, X):
         """(m, K) at parameters theta (the protocol: :meth:`Backend.log_proba_at`)."""

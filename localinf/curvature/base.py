@@ -41,7 +41,10 @@ class InverseOperator(LinearOperator):
 
 
 class AsInverse(InverseOperator):
-    """A user's LinearOperator for ``H^{-1}``, on the common base (it holds no dense H).
+    """A user's LinearOperator for ``H^{-1}``, on the common base.
+
+    Products are the operator's own; its ``hessian`` (if it has one) and its
+    other attributes (counters, settings) are reachable through the wrapper.
 
     Parameters
     ----------
@@ -50,7 +53,13 @@ class AsInverse(InverseOperator):
 
     def __init__(self, op):
         self.op = op
+        self.hessian = getattr(op, "hessian", None)
         super().__init__(op.shape[0])
+
+    def __getattr__(self, name):
+        if name == "op":  # not set yet: no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.op, name)
 
     def _matvec(self, b):
         return self.op.matvec(b)

@@ -159,7 +159,8 @@ def inverse_of_dense(H, damping=0.0, rtol=1e-12):
     H : ndarray (p, p)
     damping : float, default 0
     rtol : float, default 1e-12
-        Eigenvalue cut-off of the pseudo-inverse, relative to the largest.
+        Relative eigenvalue level treated as zero: below it H counts as singular
+        (no Cholesky), and the pseudo-inverse drops those directions.
 
     Returns
     -------
@@ -167,7 +168,7 @@ def inverse_of_dense(H, damping=0.0, rtol=1e-12):
     """
     if damping == 0.0:
         try:
-            return InverseHessian(H)
+            return InverseHessian(H, rtol=rtol)
         except SingularHessianError:
             pass
     lam = np.linalg.eigvalsh(0.5 * (H + H.T))

@@ -29,8 +29,9 @@ class ExactOptions(Options):
         a Cholesky factorisation; otherwise the damped pseudo-inverse
         ``(H + damping I)^+`` is used, with a warning when H is not positive definite.
     rtol : float, default 1e-12
-        Eigenvalues of ``H + damping I`` at or below ``rtol`` times the largest
-        are dropped by the pseudo-inverse.
+        Relative eigenvalue level treated as zero: when H's reciprocal condition
+        number is at or below it, H counts as singular and the pseudo-inverse
+        drops the eigenvalues of ``H + damping I`` at or below ``rtol`` times the largest.
     """
 
     applies_to = "curvature='exact'"
@@ -77,7 +78,7 @@ class LissaOptions(Options):
     depth : int, default 1000
         Steps of the recursion.
     seed : int, default 0
-        Seed of the power iteration's start.
+        Seed of the power iteration's start (used only when ``scale`` is not given).
     """
 
     applies_to = "curvature='lissa'"

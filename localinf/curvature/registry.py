@@ -84,4 +84,5 @@ def make_curvature(kind, source, options=None, *, argument="curvature_options", 
     if not isinstance(kind, str) or kind not in CURVATURES:
         raise InputError(f"curvature must be one of {tuple(CURVATURES)} or a LinearOperator; got {kind!r}")
     options_class, build = CURVATURES[kind]
-    return build(source, options_class.coerce(options, argument), metric)
+    choice = f"{argument.removesuffix('_options')}={kind!r}"
+    return build(source, options_class.coerce(options, argument, applies_to=choice), metric)

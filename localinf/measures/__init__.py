@@ -10,12 +10,12 @@
 """
 
 from .aggregate import AGGREGATIONS, aggregate
-from .bound import ValidationInfluence, mean_loss_grad
+from .bound import ValidationInfluence
 from .cook import PERTURBATIONS, cook_local_influence
 from .invariance import InvarianceResult, check_invariance
 from .local_influence import LocalInfluence
 from .pairs import fi_pairs
 
-__all__ = ["AGGREGATIONS", "aggregate", "ValidationInfluence", "mean_loss_grad", "PERTURBATIONS",
+__all__ = ["AGGREGATIONS", "aggregate", "ValidationInfluence", "PERTURBATIONS",
            "cook_local_influence", "InvarianceResult", "check_invariance", "LocalInfluence",
            "fi_pairs"]

@@ -12,25 +12,6 @@ from ..exceptions import InputError
 from .pinv import metric_eig, pinv_quadratic
 
 
-def mean_loss_grad(backend, X, y):
-    """The mean gradient ``gbar = (1/m) sum_j grad_theta L(z_j)`` over rows, in chunks.
-
-    Parameters
-    ----------
-    backend : Backend
-    X, y : ndarray (m, d) and (m,)
-        Validated rows, read in chunks of ``backend.chunk_size``.
-
-    Returns
-    -------
-    ndarray (p,)
-    """
-    gbar = np.zeros(backend.p)
-    for sl in row_chunks(X.shape[0], backend.chunk_size):
-        gbar += backend.rows(X[sl], y[sl]).loss_grad.sum(axis=0)
-    return gbar / X.shape[0]
-
-
 class ValidationInfluence:
     """Measures of a :class:`~localinf.LocalInfluence` against one validation set.
 
@@ -49,16 +30,29 @@ class ValidationInfluence:
         Mean validation gradient ``gbar_V`` (the mean, not the sum: IV and
         FI_util do not grow with the size of the validation set).
     u_ : ndarray (p,)
-        ``H^{-1} gbar_V``, with the query-side operator.
+        ``H^{-1} gbar_V``, with the query-side operator; solved once, and again
+        only if the influence object's operator is replaced.
+
+    Notes
+    -----
+    Results are cached until the influence object's cut-off (``rtol``,
+    ``atol``) or operators change; each call returns a copy.
     """
 
     def __init__(self, influence, X_val, y_val):
         self.influence = influence
         self.X_val, self.y_val = influence._query(X_val, y_val, "X_val", "y_val")
-        self.gbar_ = mean_loss_grad(influence.backend_, self.X_val, self.y_val)
-        self.u_ = influence.H_inv_query_.matvec(self.gbar_)
-        self._fi_util = None
-        self._iv = None
+        self.gbar_ = influence.backend_.mean_loss_grad(self.X_val, self.y_val)
+        self._u = self._fi_util = self._iv = (None, None)
+        _ = self.u_  # the one solve happens here, when the set is bound
+
+    @property
+    def u_(self):
+        op, u = self._u
+        if op is not self.influence.H_inv_query_:
+            op = self.influence.H_inv_query_
+            self._u = op, op.matvec(self.gbar_)
+        return self._u[1]
 
     def parts(self, rows):
         """The per-row pieces of FI_util before the pseudo-inverse.
@@ -109,9 +103,11 @@ class ValidationInfluence:
         """
         inf = self.influence
         if rows is None:
-            if self._fi_util is None:
-                self._fi_util = self._fi_util_rows(None)
-            return inf._per_row(self._fi_util.copy(), "fi_util")
+            state, values = self._fi_util
+            if state is None or not inf._is_current(state):
+                values = self._fi_util_rows(None)
+                self._fi_util = (inf._state(), values)
+            return inf._per_row(values.copy(), "fi_util")
         idx = np.asarray(rows)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) \
                 or idx.min() < 0 or idx.max() >= inf.n_:
@@ -128,11 +124,14 @@ class ValidationInfluence:
             (to first order): ``+IV_i / n`` is the predicted change.
         """
         inf = self.influence
-        if self._iv is None:
-            self._iv = np.empty(inf.n_)
+        u = self.u_
+        state, values = self._iv
+        if state is not u:
+            values = np.empty(inf.n_)
             for sl in inf._chunks():
-                self._iv[sl] = inf._rows(sl).loss_grad @ self.u_
-        return inf._per_row(self._iv.copy(), "iv")
+                values[sl] = inf._rows(sl).loss_grad @ u
+            self._iv = (u, values)
+        return inf._per_row(values.copy(), "iv")
 
     def summary_frame(self, index=None, flag_top=0.05):
         """One row per training point, as statsmodels' influence ``summary_frame``.

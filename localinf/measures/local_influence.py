@@ -19,7 +19,7 @@ would change the weight of the indirect term in v_ic (refits confirm 1/n).
 
 import numpy as np
 
-from .._core.checks import check_matrix, check_nonneg_float, check_query
+from .._core.checks import NonnegativeNumber, check_matrix, check_query
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
 from .aggregate import aggregate
@@ -121,12 +121,14 @@ class LocalInfluence(Ingredients):
         ``query_curvature`` was given).
     """
 
+    rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
+    atol = NonnegativeNumber("Absolute rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
+
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None):
         X_in = X
-        self.rtol = check_nonneg_float(rtol, "rtol")
-        self.atol = check_nonneg_float(atol, "atol")
+        self.rtol, self.atol = rtol, atol
         self.backend_, X, y = make_backend(
             model, X, y, backend=backend, curvature=curvature, curvature_options=curvature_options,
             chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
@@ -141,6 +143,14 @@ class LocalInfluence(Ingredients):
         self.H_inv_ = b.H_inv
         self.H_inv_query_ = b.H_inv_query
         self._cache = {}
+
+    def _state(self):
+        """What a cached result depends on: the cut-off and the two operators."""
+        return (self.rtol, self.atol, self.H_inv_, self.H_inv_query_)
+
+    def _is_current(self, state):
+        now = self._state()
+        return state[:2] == now[:2] and all(a is b for a, b in zip(state[2:], now[2:]))
 
     # -- helpers -----------------------------------------------------------
     def _per_row(self, values, name, rows=None):
@@ -169,14 +179,15 @@ class LocalInfluence(Ingredients):
         return self.H_inv_query_.matmat(self.backend_.rows(X, y).loss_grad.T)
 
     def _row_measure(self, name, per_chunk, dtype=float):
-        """A per-training-row measure, ``per_chunk(rows) -> (m,)`` over the chunks,
-        computed once and kept (a copy is returned)."""
-        if name not in self._cache:
-            out = np.empty(self.n_, dtype=dtype)
+        """A per-training-row measure, ``per_chunk(rows) -> (m,)`` over the chunks, kept
+        until the cut-off or an operator changes (a copy is returned)."""
+        state, values = self._cache.get(name, (None, None))
+        if state is None or not self._is_current(state):
+            values = np.empty(self.n_, dtype=dtype)
             for sl in self._chunks():
-                out[sl] = per_chunk(self._rows(sl))
-            self._cache[name] = out
-        return self._per_row(self._cache[name].copy(), name)
+                values[sl] = per_chunk(self._rows(sl))
+            self._cache[name] = (self._state(), values)
+        return self._per_row(values.copy(), name)
 
     def _scaled_mixed(self, sl):
         """Rows ``c_ij = sqrt(w_ij) M_i u_ij / n`` (m, k, p): FI(z_q, z_i) = sum_j (c_ij . w_q)^2.

@@ -5,7 +5,6 @@ import numpy as np
 from .._core.chunks import row_chunks
 from ..exceptions import InputError
 from ..models.multinomial import covariance
-from .bound import mean_loss_grad
 from .pinv import eig_of_matrix, pinv_quadratic
 
 
@@ -46,7 +45,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
     S = covariance(rows.proba)  # (n, K-1, K-1)
     Mt = rows.mixed(np.broadcast_to(np.eye(d), (n, d, d)))  # rows of M_i^T: (n, d, p)
     D = -inf.H_inv_.matmat(Mt.reshape(n * d, p).T).T.reshape(n, d, p).transpose(0, 2, 1) / n
-    gD = np.einsum("p,ipd->id", mean_loss_grad(inf.backend_, Xv, yv), D)  # (n, d): D_i^T gbar
+    gD = np.einsum("p,ipd->id", inf.backend_.mean_loss_grad(Xv, yv), D)  # (n, d): D_i^T gbar
     Q = np.einsum("kap,lpd->klad", Ad, D)  # Q[k, l] = Ad_k D_l (K-1, d)
     iu, ju = np.triu_indices(n, k=1)
     fi = np.empty(iu.size)

@@ -72,7 +72,9 @@ def trimming_scores(method, model, X, y, X_val, y_val, *, seed=0, fit=None, infl
         if fit is None:
             raise InputError("method='shapley' needs fit (it refits on subsets)")
         skw = checked_keywords(tmc_shapley, shapley_kw, "shapley_kw")
-        return -tmc_shapley(fit, X, y, X_val, y_val, **{"seed": seed, **skw})
+        if "seed" in skw:
+            raise InputError("shapley_kw: 'seed' is set by the seed argument; pass seed= instead")
+        return -tmc_shapley(fit, X, y, X_val, y_val, seed=seed, **skw)
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}; got {method!r}")
     inf = LocalInfluence(model, X, y, **kw)
