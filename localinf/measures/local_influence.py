@@ -425,6 +425,8 @@ class LocalInfluence(Ingredients):
         Parameters
         ----------
         perturbation : {"case-weight", "response", "covariate"}
+            ``"response"`` (binary models, GLM or network) perturbs y_i in the
+            Bernoulli log-likelihood; see :mod:`localinf.measures.cook`.
         kind : {"total", "local"}
         covariate : int, optional
             Column perturbed by ``perturbation="covariate"``.
