@@ -55,6 +55,7 @@ class ReferenceBackend(Backend):
                          chunk_size=chunk_size or default_chunk(p, K))
         self.W = mn.unpack(self.theta, K, self.q)
         self.B = self.W[:d]  # slopes (d, K-1)
+        self._dense = (None, None)  # (operator, its explicit inverse), see Hinv_dense
 
     @classmethod
     def from_data(cls, model, X, y, chunk_size=None, grad_rtol=1e-6):
@@ -82,10 +83,16 @@ class ReferenceBackend(Backend):
         check_minimiser(grad, max_abs_x, grad_rtol)
         return cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size)
 
-    @cached_property
+    @property
     def Hinv_dense(self):
-        """Explicit ``H^{-1}`` (p, p) in Fortran order: (rows x q) @ H^{-1} runs ~2x faster so."""
-        return np.asfortranarray(self.H_inv.todense())
+        """Explicit ``H^{-1}`` (p, p) in Fortran order: (rows x q) @ H^{-1} runs ~2x faster so.
+
+        Formed once per operator: replacing ``H_inv`` forms it again.
+        """
+        op, dense = self._dense
+        if op is not self.H_inv:
+            self._dense = op, dense = self.H_inv, np.asfortranarray(self.H_inv.todense())
+        return dense
 
     def rows(self, X, y):
         """A :class:`ReferenceRows` for the chunk (the protocol: :meth:`Backend.rows`)."""
