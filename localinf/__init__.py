@@ -10,9 +10,11 @@ The package is layered by pipeline stage, imports pointing down only
 ``measures`` -> ``selection`` -> ``validation`` -> ``interop``, ``plots`` -> ``cli``.
 """
 
+from ._core.budget import budget, set_budget
 from .curvature import CGInverse, DampedInverse, InverseHessian, KFACInverse, LissaInverse
-from .exceptions import (InputError, LocalInfluenceError, NotConvergedError, NotFittedError,
-                         PerfectSeparationError, SingularHessianError)
+from .exceptions import (InputError, InSampleWarning, LocalInfluenceError, BudgetError,
+                         NotConvergedError, NotFittedError, NumericalError, PerfectSeparationError,
+                         SingularHessianError)
 from .interop import from_sklearn, from_statsmodels
 from .measures import InvarianceResult, LocalInfluence, ValidationInfluence, check_invariance, fi_pairs
 from .models import (MLP, AutogradModel, LogisticRegression, SoftmaxRegression, fit_mlp, from_glm,
@@ -33,4 +35,5 @@ __all__ = [
     "from_statsmodels", "from_sklearn", "plot_index", "plot_fi_leverage", "plot_trimming_curve", "plot_2d",
     "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
+    "NumericalError", "BudgetError", "InSampleWarning", "set_budget", "budget",
 ]

@@ -19,6 +19,7 @@ influence values at a point that is not its optimum.
 
 import numpy as np
 
+from ._core.checks import check_nonneg_float
 from .exceptions import InputError
 from .measures.local_influence import LocalInfluence
 from .models.glm import LogisticRegression, SoftmaxRegression
@@ -52,6 +53,7 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
         data's row labels.
     """
     import pandas as pd
+    rtol = check_nonneg_float(rtol, "rtol")
     model = getattr(result, "model", None)
     kind = type(model).__name__
     if kind == "GLM":
@@ -115,6 +117,7 @@ def from_sklearn(estimator, X, y, rtol=1e-3, **influence_kw):
     -------
     LocalInfluence
     """
+    rtol = check_nonneg_float(rtol, "rtol")
     if type(estimator).__name__ != "LogisticRegression" or not hasattr(estimator, "coef_"):
         raise InputError("from_sklearn needs a fitted sklearn.linear_model.LogisticRegression")
     X_in = X

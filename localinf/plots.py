@@ -24,7 +24,10 @@ def _axes(ax, size):
 
 
 def plot_index(frame, ax=None, title="Index plot"):
-    """FI_util per row of a ``summary_frame`` (rows in their original order).
+    """FI_util per row of a ``summary_frame``, at the row labels of its index.
+
+    The x axis is the row label the table prints (numeric labels as they are,
+    text labels in sorted order), not the position in the training split.
 
     Parameters
     ----------
@@ -39,11 +42,15 @@ def plot_index(frame, ax=None, title="Index plot"):
     """
     fig, ax = _axes(ax, (6, 4))
     t = frame.sort_index()
-    pos = np.arange(len(t))
+    numeric = t.index.inferred_type in ("integer", "floating", "mixed-integer-float")
+    pos = t.index.to_numpy(dtype=float) if numeric else np.arange(len(t))
     flagged = t["flagged"].to_numpy()
     ax.vlines(pos, 0, t["fi_util"], lw=0.8, color="0.5")
     ax.scatter(pos[flagged], t["fi_util"].to_numpy()[flagged], color="C3", s=14, zorder=3, label="flagged")
-    ax.set_xlabel("training row")
+    if not numeric:  # text labels: a few of them as ticks
+        ticks = np.unique(np.linspace(0, len(t) - 1, min(len(t), 8)).astype(int))
+        ax.set_xticks(ticks, [str(t.index[i]) for i in ticks], rotation=30, ha="right", fontsize=7)
+    ax.set_xlabel("training row (its label in the table)")
     ax.set_ylabel("FI_util")
     ax.set_title(title)
     ax.legend()

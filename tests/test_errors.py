@@ -22,7 +22,7 @@ def fitted():
     (lambda X, y: (X, y[:-1]), "y has 79 entries"),
     (lambda X, y: (X, np.zeros_like(y)), "fewer than 2 classes"),
     (lambda X, y: (X, y + 0.5), "non-integer"),
-    (lambda X, y: (X, y - 1), "negative labels"),
+    (lambda X, y: (X, y - 1), "outside 0..1"),
     (lambda X, y: (X, y.astype(str)), "integer class labels"),
     (lambda X, y: (X[:0], y[:0]), "X is empty"),
 ])
@@ -100,7 +100,7 @@ def test_influence_needs_the_training_data(fitted):
     (lambda inf, X, y: inf.fi_util(X[:0], y[:0]), "X_val is empty"),
     (lambda inf, X, y: inf.fi_util(X[:, :2], y), "X_val has 2 columns"),
     (lambda inf, X, y: inf.fi_util(X, y[:5]), "y_val has 5 entries"),
-    (lambda inf, X, y: inf.fi(X[:3], [0, 1, 2]), "y_query has label 2"),
+    (lambda inf, X, y: inf.fi(X[:3], [0, 1, 2]), "y_query has labels 2 outside"),
     (lambda inf, X, y: inf.fi_active(X[:3], agg="max"), "agg must be one of"),
     (lambda inf, X, y: inf.fi_active(X[:3], agg="quantile"), "q must be"),
     (lambda inf, X, y: inf.influence_value(np.full((2, 3), np.nan), [0, 1]), "X_val contains NaN"),

@@ -4,19 +4,104 @@ import numbers
 
 import numpy as np
 
-from ..exceptions import InputError
+from ..exceptions import InputError, NumericalError
 
 
-def check_matrix(X, name, n_features=None, allow_empty=False):
+def _short(values, k=5):
+    """At most ``k`` values for an error message, then an ellipsis."""
+    values = list(values)
+    text = ", ".join(map(repr, values[:k]))
+    return text + (f", ... ({len(values)} in all)" if len(values) > k else "")
+
+
+def align_columns(X, name, feature_names):
+    """A DataFrame's columns in the training order; other inputs unchanged.
+
+    Parameters
+    ----------
+    X : array_like or pandas.DataFrame
+    name : str
+        The argument's name, for the error message.
+    feature_names : list of str or None
+        The training columns; None when the model was fitted without names.
+
+    Returns
+    -------
+    array_like
+        ``X`` with its columns reordered to ``feature_names``.
+
+    Raises
+    ------
+    InputError
+        Naming the missing, unexpected or duplicated columns.
+    """
+    cols = getattr(X, "columns", None)
+    if cols is None or feature_names is None:
+        return X
+    have = [str(c) for c in cols]
+    if len(set(have)) < len(have):
+        dup = sorted({c for c in have if have.count(c) > 1})
+        raise InputError(f"{name} has duplicated columns: {_short(dup)}")
+    known = set(feature_names)
+    missing = [c for c in feature_names if c not in set(have)]
+    extra = [c for c in have if c not in known]
+    if missing or extra:
+        parts = ([f"missing {_short(missing)}"] if missing else []) + \
+                ([f"not in the training data {_short(extra)}"] if extra else [])
+        raise InputError(f"{name}: its columns must be the training columns (matched by name); "
+                         + "; ".join(parts))
+    position = {c: j for j, c in enumerate(have)}
+    return X.iloc[:, [position[c] for c in feature_names]]
+
+
+def _plain_array(X, name):
+    """``X`` as an ndarray, refusing masked, complex and non-numeric input."""
+    if np.ma.isMaskedArray(X):
+        if np.ma.getmaskarray(X).any():
+            raise InputError(f"{name} is a masked array with masked entries; drop or fill them "
+                             "first (localinf does not skip masked values)")
+        X = np.ma.getdata(X)
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "items"):  # a DataFrame: name the bad column
+        for col, dt in dtypes.items():
+            if not (np.issubdtype(np.dtype(dt), np.number) if isinstance(dt, np.dtype)
+                    else getattr(dt, "_is_numeric", False)) and str(dt) != "bool":
+                raise InputError(f"{name}: column {str(col)!r} has dtype {dt}, not numbers; "
+                                 "encode it first (e.g. pandas.get_dummies)")
+    A = np.asarray(X)
+    if A.dtype.kind == "c":
+        raise InputError(f"{name} is complex; localinf needs real numbers")
+    if A.dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold real numbers; got dtype {A.dtype} "
+                         "(convert text or objects to float first)")
+    return A
+
+
+def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None):
     """Return ``X`` as a C-contiguous float64 array of shape (n, d).
 
-    Raises :class:`InputError` naming ``name`` for 1-D or 3-D input, non-numeric
-    values, NaN/inf, a wrong number of columns, or no rows.
+    Parameters
+    ----------
+    X : array_like or pandas.DataFrame (n, d)
+    name : str
+        The argument's name, for the error message.
+    n_features : int, optional
+        The number of columns required.
+    allow_empty : bool, default False
+    feature_names : list of str, optional
+        The training columns: a DataFrame is aligned to them by name.
+
+    Returns
+    -------
+    ndarray (n, d)
+
+    Raises
+    ------
+    InputError
+        Naming ``name`` for 1-D or 3-D input, complex, masked or non-numeric
+        values, NaN/inf, mismatched columns, or no rows.
     """
-    try:
-        A = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric 2-D array; conversion to float failed: {exc}") from None
+    A = _plain_array(align_columns(X, name, feature_names), name)
     if A.ndim != 2:
         hint = " (reshape a single feature with X.reshape(-1, 1))" if A.ndim == 1 else ""
         raise InputError(f"{name} must be 2-D of shape (n_samples, n_features); got shape {A.shape}{hint}")
@@ -26,97 +111,243 @@ def check_matrix(X, name, n_features=None, allow_empty=False):
         raise InputError(f"{name} has no columns")
     if n_features is not None and A.shape[1] != n_features:
         raise InputError(f"{name} has {A.shape[1]} columns but the model was fitted with {n_features} features")
+    A = np.ascontiguousarray(A, dtype=np.float64)
     if not np.isfinite(A).all():
         bad = np.argwhere(~np.isfinite(A))[0]
         raise InputError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
-    return np.ascontiguousarray(A)
+    return A
 
 
 def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     """Return integer labels of shape (n,) in 0..K-1.
 
-    ``n_classes`` fixes K (labels outside 0..K-1 are an error); with
-    ``require_all`` every class must occur (needed to fit by maximum likelihood).
-    Returns ``(y, K)``.
+    The labels are checked through their distinct values, never used as array
+    sizes, so a label of 3e8 is an error message and not an allocation.
+
+    Parameters
+    ----------
+    y : array_like (n,)
+    name : str
+        The argument's name, for the error message.
+    n_samples : int
+        The required length (the rows of the matching X).
+    n_classes : int, optional
+        K: labels outside 0..K-1 are an error. Without it the labels must be
+        exactly 0..K-1 with K the number of distinct values.
+    require_all : bool, default False
+        Every class must occur (needed to fit by maximum likelihood).
+
+    Returns
+    -------
+    y : ndarray of int64 (n,)
+    K : int
     """
-    a = np.asarray(y)
+    if np.asarray(y).dtype.kind in "OUSV":
+        raise InputError(f"{name} must hold integer class labels 0..K-1; got dtype {np.asarray(y).dtype} "
+                         "(encode categories first, e.g. with pandas.factorize)")
+    a = _plain_array(y, name)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 1:
         raise InputError(f"{name} must be 1-D of shape (n_samples,); got shape {a.shape}")
     if a.shape[0] != n_samples:
         raise InputError(f"{name} has {a.shape[0]} entries but the matching X has {n_samples} rows")
-    if a.dtype == bool:
-        a = a.astype(np.int64)
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise InputError(
-            f"{name} must hold integer class labels 0..K-1; got dtype {a.dtype} "
-            "(encode categories first, e.g. with pandas.factorize)")
-    if np.issubdtype(a.dtype, np.floating):
+    if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise InputError(f"{name} contains NaN or inf")
         if not np.array_equal(a, np.round(a)):
             raise InputError(f"{name} must hold integer class labels 0..K-1; found non-integer values")
+    values = np.unique(a)
+    K = int(n_classes) if n_classes is not None else values.size
+    bad = values[(values < 0) | (values >= K)] if values.size else values
+    if bad.size and n_classes is None and values[0] >= 0 and values[-1] < 4 * values.size:
+        missing = np.setdiff1d(np.arange(int(values[-1]) + 1), values)  # small: values[-1] < 4 K
+        raise InputError(f"{name} has no rows of class(es) [{_short(missing.tolist())}]; labels must "
+                         "be 0..K-1 with every class present")
+    if bad.size:
+        raise InputError(
+            f"{name} has labels {_short(bad.tolist())} outside 0..{K - 1}; class labels must be "
+            "0..K-1 (encode others with numpy.unique(y, return_inverse=True))")
     a = a.astype(np.int64)
-    if a.size and a.min() < 0:
-        raise InputError(f"{name} has negative labels; labels must be 0..K-1")
-    K = n_classes if n_classes is not None else (int(a.max()) + 1 if a.size else 0)
-    if a.size and a.max() >= K:
-        raise InputError(f"{name} has label {int(a.max())} outside 0..{K - 1}")
-    if require_all:
-        if K < 2 or np.unique(a).size < 2:
+    if require_all and (K < 2 or values.size < K):
+        if values.size < 2:
             raise InputError(f"{name} has fewer than 2 classes; a classifier needs at least two")
-        counts = np.bincount(a, minlength=K)
-        if (counts == 0).any():
-            missing = np.flatnonzero(counts == 0).tolist()
-            raise InputError(
-                f"{name} has no rows of class(es) {missing}; labels must be 0..K-1 with every class present")
+        missing = np.setdiff1d(np.arange(K), values)
+        raise InputError(f"{name} has no rows of class(es) [{_short(missing.tolist())}]; labels must "
+                         "be 0..K-1 with every class present")
     return a, K
 
 
-def check_query(X, y, n_features, n_classes, xname, yname):
+def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None):
     """Query or validation data for a fitted model: ``(X (m, d) float64, y (m,) int64)``.
 
     Parameters
     ----------
-    X : array_like (m, d)
+    X : array_like or pandas.DataFrame (m, d)
     y : array_like (m,)
     n_features, n_classes : int
         d and K of the fitted model.
     xname, yname : str
         Argument names for the error messages.
+    feature_names : list of str, optional
+        The training columns: a DataFrame X is aligned to them by name.
 
     Returns
     -------
     X : ndarray (m, d)
     y : ndarray (m,)
     """
-    X = check_matrix(X, xname, n_features=n_features)
+    X = check_matrix(X, xname, n_features=n_features, feature_names=feature_names)
     y, _ = check_labels(y, yname, X.shape[0], n_classes=n_classes)
     return X, y
 
 
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_nonneg_float(value, name):
-    """``float(value)`` if it is a finite number >= 0, else InputError naming ``name``."""
-    if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+    """``float(value)`` if it is a finite number >= 0 (not a bool), else InputError naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    float
+    """
+    if not _is_number(value) or not np.isfinite(value) or value < 0:
         raise InputError(f"{name} must be a finite number >= 0; got {value!r}")
     return float(value)
 
 
-def check_positive_int(value, name):
-    """``int(value)`` if it is an integer >= 1, else InputError naming ``name``."""
-    if not isinstance(value, numbers.Integral) or value < 1:
-        raise InputError(f"{name} must be a positive integer; got {value!r}")
+def check_fraction(value, name, low_open=True, high_open=True):
+    """``float(value)`` if it is a finite number in (0, 1) (ends as requested), else InputError.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    low_open, high_open : bool, default True
+        Whether 0 and 1 are excluded.
+
+    Returns
+    -------
+    float
+    """
+    ok = _is_number(value) and np.isfinite(value) and \
+        (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
+    if not ok:
+        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
+        raise InputError(f"{name} must be a number in {interval}; got {value!r}")
+    return float(value)
+
+
+def check_positive_int(value, name, minimum=1):
+    """``int(value)`` if it is an integer >= ``minimum`` (not a bool), else InputError naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    minimum : int, default 1
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise InputError(f"{name} must be {kind}; got {value!r}")
     return int(value)
 
 
+def check_seed(value, name="seed"):
+    """A seed for ``numpy.random.default_rng``: an integer >= 0 (not a bool).
+
+    Parameters
+    ----------
+    value : object
+    name : str, default "seed"
+
+    Returns
+    -------
+    int
+    """
+    return check_positive_int(value, name, minimum=0)
+
+
+def check_bool(value, name):
+    """``bool(value)`` if it is a bool (Python or numpy), else InputError naming ``name``.
+
+    Strings such as ``'no'`` are refused rather than read as True.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def check_index(i, n, name="i"):
-    """Row index ``i`` in ``-n..n-1`` as a non-negative int, else InputError."""
-    if not isinstance(i, numbers.Integral):
+    """Row index ``i`` in ``-n..n-1`` as a non-negative int, else InputError.
+
+    Parameters
+    ----------
+    i : object
+    n : int
+    name : str, default "i"
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(i, numbers.Integral) or isinstance(i, (bool, np.bool_)):
         raise InputError(f"{name} must be an integer row index; got {i!r}")
     if not -n <= i < n:
         raise InputError(f"{name}={i} is out of range for {n} training rows")
     return int(i) % n
+
+
+def check_finite_result(values, what, labels=None):
+    """Return ``values`` if every entry is finite, else raise NumericalError naming the rows.
+
+    The last guard before a result leaves localinf: inputs were finite, so a
+    NaN or inf here is overflow or a 0/0 inside the computation.
+
+    Parameters
+    ----------
+    values : ndarray (n, ...)
+    what : str
+        The quantity, for the message.
+    labels : sequence, optional
+        Row labels to name instead of positions.
+
+    Returns
+    -------
+    ndarray
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "fc" and not np.isfinite(values).all():
+        bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1) if values.ndim else \
+            np.array([True])
+        rows = np.flatnonzero(bad)
+        named = [labels[i] for i in rows[:5]] if labels is not None else rows[:5].tolist()
+        raise NumericalError(
+            f"{what} is not finite for {rows.size} row(s) ({_short(named)}{', ...' if rows.size > 5 else ''}); "
+            "the inputs were finite, so this is overflow (features above ~1e150 in absolute value "
+            "square to more than the float range) or a degenerate design: rescale the features "
+            "or drop those rows")
+    return values
 
 
 def check_minimiser(grad, max_abs_x, grad_rtol):
@@ -125,6 +356,7 @@ def check_minimiser(grad, max_abs_x, grad_rtol):
     Every influence formula is a derivative at the minimiser, so the gradient of
     R must vanish: ``max|grad R| <= grad_rtol * max(1, max|X|)``.
     """
+    grad_rtol = check_nonneg_float(grad_rtol, "grad_rtol")
     worst = float(np.max(np.abs(grad)))
     bound = grad_rtol * max(1.0, max_abs_x)
     if worst > bound:

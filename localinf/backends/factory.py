@@ -10,6 +10,7 @@ from ..models.autograd_model import AutogradModel
 from ..models.classifier import Classifier
 from ..models.glm import MultinomialLogit
 from ..models.glm_autograd import from_glm
+from ..models.newton import predictive_change
 from .autograd import AutogradBackend, check_logits
 from .base import Backend
 from .reference import ReferenceBackend
@@ -66,8 +67,10 @@ query_curvature, query_curvature_options
         X = check_matrix(X, "X")
         y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
         check_logits(model, X)
-        return AutogradBackend.from_data(model, X, y, curvature=curvature, chunk_size=chunk_size,
-                                         grad_rtol=grad_rtol, **builder), X, y
+        built = AutogradBackend.from_data(model, X, y, curvature=curvature, chunk_size=chunk_size,
+                                          grad_rtol=grad_rtol, **builder)
+        check_newton_step(built, X, y, grad_rtol)
+        return built, X, y
     if svd_rank is not None:
         raise InputError("svd_rank (KFSVD) needs backend='autograd'")
     if not (isinstance(curvature, str) and curvature == "exact") or query_curvature is not None:
@@ -76,7 +79,55 @@ query_curvature, query_curvature_options
     _refuse_unused(builder, "the reference backend")
     X = check_matrix(X, "X", n_features=model.n_features_in_)
     y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
-    return ReferenceBackend.from_data(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol), X, y
+    built = ReferenceBackend.from_data(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol)
+    check_newton_step(built, X, y, grad_rtol)
+    return built, X, y
+
+
+def check_newton_step(backend, X, y, grad_rtol):
+    """Refuse parameters from which the Newton step still changes the predictions.
+
+    The gradient check (``max|grad R| <= grad_rtol * max(1, max|X|)``) is not
+    enough where R is flat, e.g. nearly separable classes with a tiny penalty:
+    there the gradient is tiny far from the minimiser, while the Newton step
+    ``H^{-1} grad R``, the distance to the minimiser of R's quadratic model,
+    is not. The parameters are refused when that step would change a training
+    log-probability by more than ``sqrt(grad_rtol)`` (1e-3 at the default
+    1e-6; influence values change by a relative amount of about this size).
+    The test needs the exact Hessian, so it runs only where the backend's
+    ``H_inv`` holds one (``H_inv.hessian``): not with "cg", "lissa" or "kfac".
+
+    Parameters
+    ----------
+    backend : Backend
+        Built for the parameters to check.
+    X : ndarray (n, d)
+    y : ndarray of int (n,)
+        The training data the parameters should minimise the risk on.
+    grad_rtol : float
+        The tolerance of the gradient check; the bound is its square root.
+
+    Returns
+    -------
+    None
+    """
+    if getattr(backend.H_inv, "hessian", None) is None:
+        return
+    bound = float(np.sqrt(grad_rtol))
+    # One solve at construction, as a one-column block: the counts of a measure's
+    # own single right-hand-side solves (matvec) stay those of the measure.
+    step = np.asarray(backend.H_inv.matmat(backend.risk_grad(X, y)[:, None])).ravel()
+    change = predictive_change(backend.log_proba_at, np.asarray(backend.theta), step, X,
+                               backend.chunk_size)
+    if not change <= bound:
+        raise InputError(
+            f"model: its parameters do not minimise the penalised risk on (X, y): the gradient "
+            f"is small, but the Newton step H^-1 grad R would still change a training "
+            f"log-probability by {change:.1e} > sqrt(grad_rtol) = {bound:.1e}. The risk is "
+            "nearly flat there (nearly separable classes with a tiny penalty, or an "
+            "ill-conditioned Hessian), so a small gradient does not mean the minimiser. Refit "
+            "to the minimiser (LogisticRegression and SoftmaxRegression test the Newton step), "
+            "set a larger l2, or loosen grad_rtol")
 
 
 def _refuse_unused(builder, who):
@@ -101,4 +152,5 @@ def _given(backend, model, X, y, curvature, builder, grad_rtol):
     if X.shape[0] != backend.n:
         raise InputError(f"X has {X.shape[0]} rows but the backend was built for n = {backend.n}")
     check_minimiser(backend.risk_grad(X, y), float(np.max(np.abs(X))), grad_rtol)
+    check_newton_step(backend, X, y, grad_rtol)
     return backend, X, y

@@ -21,9 +21,17 @@ import sys
 from ..exceptions import LocalInfluenceError
 from ..validation.report import main as validate_main
 from . import active, diagnose, invariance, trim
-from .data import UsageError
+from .errors import UsageError
 
 __all__ = ["main", "parser", "UsageError"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        print(f"localinf: error: {' '.join(message.split())} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def parser():
@@ -33,7 +41,7 @@ def parser():
     -------
     argparse.ArgumentParser
     """
-    ap = argparse.ArgumentParser(prog="localinf", description=__doc__,
+    ap = _Parser(prog="localinf", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command")
     for command in (diagnose, trim, active, invariance):
@@ -65,14 +73,28 @@ def main(argv=None):
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["diagnose"] + argv
     ap = parser()
-    args = ap.parse_args(argv)
-    if args.command is None:
-        args = ap.parse_args(["diagnose"])
+    try:
+        args = ap.parse_args(argv)
+        if args.command is None:
+            args = ap.parse_args(["diagnose"])
+    except SystemExit as exc:  # --help (0) or a one-line argparse error (2)
+        return exc.code
     try:
         return args.run(args)
     except (UsageError, LocalInfluenceError) as exc:
-        print(f"localinf: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except OSError as exc:  # writing an output file, reading an input
+        where = f" {exc.filename}" if exc.filename else ""
+        return _fail(f"cannot access{where}: {exc.strerror or exc}")
+    except MemoryError:
+        return _fail("out of memory; use fewer rows or features, or raise the memory budget "
+                     "(LOCALINF_MEMORY_BUDGET)")
+
+
+def _fail(message):
+    """Print one line on stderr and return exit status 2."""
+    print(f"localinf: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import pandas as pd
 
 from ..plots import _plt
 from ..selection.active import STRATEGIES, active_learning
-from .data import UsageError, glm_fit, numeric, parse_list, standardize
-from .options import add_data, add_fit, add_report, add_split, add_standardize
-from .output import finish, progress
+from .data import glm_fit, numeric, parse_list, standardize
+from .errors import UsageError
+from .options import add_data, add_fit, add_report, add_split, add_standardize, positive_int
+from .output import finish, prepare_out, progress
 
 NAME = "active"
 HELP = "simulated active learning: FI_active, IV, BALD, random"
@@ -19,12 +20,14 @@ def options(p):
     """The data, the initial labeled set, rounds and batch size, the split, the fit."""
     add_data(p)
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated strategies")
-    p.add_argument("--initial", type=int, default=20, help="initial labeled rows (default 20)")
-    p.add_argument("--rounds", type=int, default=8, help="rounds of labeling (default 8)")
-    p.add_argument("--size", type=int, default=10, help="rows labeled per round (default 10)")
+    p.add_argument("--initial", type=positive_int, default=20, help="initial labeled rows (default 20)")
+    p.add_argument("--rounds", type=positive_int, default=8, help="rounds of labeling (default 8)")
+    p.add_argument("--size", type=positive_int, default=10, help="rows labeled per round (default 10)")
     add_split(p, val_frac=0.15, test_frac=0.3)
     add_fit(p, l2=1e-2)
     add_standardize(p)
+    p.add_argument("--fresh", action="store_true",
+                   help="ignore and overwrite the checkpoints in OUT/checkpoints instead of resuming")
     add_report(p)
 
 
@@ -33,11 +36,14 @@ def run(args):
 
     Returns the exit status (0); bad input raises UsageError or a localinf error.
     """
+    prepare_out(args.out)
     X, y, levels, name = numeric(args)
     strategies = parse_list(args.strategies, "--strategies")
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad:
         raise UsageError(f"unknown --strategies {', '.join(bad)}; choose from {', '.join(STRATEGIES)}")
+    if args.val_frac + args.test_frac >= 1:
+        raise UsageError("--val-frac and --test-frac must sum to less than 1 (the rest is the pool)")
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
     # the initial labeled set holds one row of every class, then random rows
@@ -56,7 +62,8 @@ def run(args):
         ck = os.path.join(args.out, "checkpoints", f"active-{s}-{args.seed}.json")
         frames.append(active_learning(fit, X[lab], y[lab], X[pool], y[pool], X[test], y[test],
                                       strategy=s, rounds=args.rounds, acquisition_size=args.size,
-                                      X_val=X[val], y_val=y[val], seed=args.seed, checkpoint=ck))
+                                      X_val=X[val], y_val=y[val], seed=args.seed, checkpoint=ck,
+                                      restart=args.fresh))
     table = pd.concat(frames, ignore_index=True)
     wide = table.pivot_table(index="n_labeled", columns="strategy", values="accuracy")
     fig, ax = _plt().subplots(figsize=(6, 4))

@@ -1,18 +1,24 @@
 """Reading the user's data for the command line: a design matrix and labels 0..K-1."""
 
+import csv
 import os
+import sys
 
 import numpy as np
 import pandas as pd
 
 from ..models.glm import LogisticRegression, SoftmaxRegression
+from .encoding import Encoder
+from .errors import UsageError
 
 
-class UsageError(Exception):
-    """Bad input from the command line: reported in one line, exit status 2."""
+def _header(path, sep):
+    """The first line of a CSV file split into names (pandas renames duplicates, so read it raw)."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f, delimiter=sep), [])
 
 
-def load(path, target):
+def load(path, target, sep=",", decimal=".", dropna=False, quiet=False):
     """The data frame, the label column and a name for the output.
 
     Parameters
@@ -21,6 +27,12 @@ def load(path, target):
         CSV or Parquet file; None for scikit-learn's breast cancer data.
     target : str or None
         Label column (required with a file).
+    sep, decimal : str
+        CSV field separator and decimal mark.
+    dropna : bool, default False
+        Drop rows with a missing value (saying how many) instead of refusing them.
+    quiet : bool, default False
+        Do not print the note on dropped rows.
 
     Returns
     -------
@@ -32,51 +44,94 @@ def load(path, target):
         from sklearn.datasets import load_breast_cancer  # ~0.6 s; only the embedded data need it
         data = load_breast_cancer(as_frame=True)
         return data.frame, "target", "breast cancer (scikit-learn, embedded)"
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise UsageError(f"data file not found: {path}")
     if target is None:
         raise UsageError("--target is required with a data file")
+    parquet = path.endswith((".parquet", ".pq"))
     try:
-        frame = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+        if not parquet:
+            names = _header(path, sep)
+            dup = sorted({c for c in names if names.count(c) > 1})
+            if dup:
+                raise UsageError(f"{path} has duplicate column names {', '.join(map(repr, dup))}; "
+                                 "rename them so each column has its own name")
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path, sep=sep, decimal=decimal)
+    except UsageError:
+        raise
     except ImportError as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # malformed file: say which
-        raise UsageError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     if target not in frame.columns:
         raise UsageError(f"--target {target!r} is not a column of {path} (columns: "
                          f"{', '.join(map(str, frame.columns[:10]))}{' ...' if frame.shape[1] > 10 else ''})")
+    if frame.columns.duplicated().any():
+        raise UsageError(f"{path} has duplicate column names; rename them")
+    if len(frame) == 0:
+        raise UsageError(f"{path} has no rows")
+    if dropna:
+        kept = frame.dropna()
+        if len(kept) < len(frame):
+            note(f"--dropna: dropped {len(frame) - len(kept)} rows with missing values from {path}", quiet)
+        if len(kept) == 0:
+            raise UsageError(f"{path}: every row has a missing value")
+        frame = kept
     return frame, target, path
 
 
-def design(frame, target):
-    """Numeric design (categorical columns one-hot, first level dropped) and labels 0..K-1.
+def note(text, quiet=False):
+    """A note on stderr (what was dropped or assumed), unless ``quiet``.
+
+    Parameters
+    ----------
+    text : str
+    quiet : bool, default False
+
+    Returns
+    -------
+    None
+    """
+    if not quiet:
+        print(f"localinf: note: {text}", file=sys.stderr)
+
+
+def encoder(frame, target, args):
+    """The training file's :class:`~localinf.cli.encoding.Encoder`, its notes printed.
 
     Parameters
     ----------
     frame : pandas.DataFrame
     target : str
+    args : argparse.Namespace
+        With ``max_levels``, ``keep_id`` and ``quiet``.
 
     Returns
     -------
-    X : pandas.DataFrame (n, d)
-    y : ndarray of int (n,)
-    levels : ndarray (K,)
-        The label values, sorted; ``levels[y]`` recovers them.
+    Encoder
     """
-    y_raw = frame[target]
-    if y_raw.isna().any():
-        raise UsageError(f"target column {target!r} has missing values")
-    X = pd.get_dummies(frame.drop(columns=[target]), drop_first=True, dtype=float)
-    if X.shape[1] == 0:
-        raise UsageError("no feature columns besides the target")
-    if X.isna().any().any():
-        bad = X.columns[X.isna().any()].tolist()
-        raise UsageError(f"feature columns with missing values: {', '.join(map(str, bad[:5]))}")
-    levels = np.sort(y_raw.unique())
-    if levels.size < 2:
-        raise UsageError(f"target column {target!r} has a single class")
-    y = np.searchsorted(levels, y_raw.to_numpy())
-    return X, y, levels
+    enc = Encoder(target, max_levels=args.max_levels, keep_id=args.keep_id).fit(frame)
+    for text in enc.notes_:
+        note(text, args.quiet)
+    return enc
+
+
+def read(args, path=None):
+    """Load ``args.data`` (or ``path``) with the command line's reading options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    path : str, optional
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+    target : str
+    name : str
+    """
+    return load(path if path is not None else args.data, args.target, sep=args.sep,
+                decimal=args.decimal, dropna=args.dropna, quiet=args.quiet)
 
 
 def numeric(args):
@@ -89,9 +144,10 @@ def numeric(args):
     levels : ndarray (K,)
     name : str
     """
-    frame, target, name = load(args.data, args.target)
-    X, y, levels = design(frame, target)
-    return X.to_numpy(), y, levels, name
+    frame, target, name = read(args)
+    enc = encoder(frame, target, args)
+    X, y = enc.transform(frame, name)
+    return X.to_numpy(), y, enc.levels_, name
 
 
 def standardize(X, rows):

@@ -1,17 +1,20 @@
 """``localinf [diagnose] [DATA --target COLUMN]``: influence diagnostics for every training row."""
 
-import json
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from .._core.io import save_figure, write_text
+from ..exceptions import InSampleWarning
 from ..measures.local_influence import LocalInfluence
 from ..models.glm import LogisticRegression, SoftmaxRegression
 from ..plots import _plt, plot_fi_leverage, plot_index
-from .data import UsageError, design, load, standardize
-from .options import add_data, add_fit, add_report, add_split, add_standardize
+from .data import encoder, note, read, standardize
+from .errors import UsageError
+from .options import add_data, add_fit, add_report, add_split, add_standardize, nonneg_int, share_or_count
+from .output import prepare_out, records, to_json
 
 NAME = "diagnose"
 HELP = "influence diagnostics for a CSV/Parquet file (default: embedded data)"
@@ -26,30 +29,35 @@ def options(p):
     p.add_argument("--model", choices=("auto", "logistic", "softmax"), default="auto",
                    help="auto: logistic for two classes, softmax otherwise")
     add_standardize(p)
-    p.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
-    p.add_argument("--flag", type=float, default=0.05, help="share of rows flagged (default 0.05)")
+    p.add_argument("--top", type=nonneg_int, default=10, help="rows to print (default 10)")
+    p.add_argument("--flag", type=share_or_count, default=0.05,
+                   help="share (0 <= s < 1) or number of rows flagged (default 0.05)")
     add_report(p)
 
 
 def run(args):
     """Fit, compute the summary frame against the validation rows, write and print it.
 
+    The training file's encoder (levels, dummy columns, label values) is fitted
+    once and applied to the validation file; standardisation uses the training
+    rows' mean and spread.
+
     Returns the exit status (0); bad input raises UsageError or a localinf error.
     """
-    frame, target, name = load(args.data, args.target)
-    X, y, levels = design(frame, target)
+    prepare_out(args.out)
+    frame, target, name = read(args)
+    enc = encoder(frame, target, args)
+    X, y = enc.transform(frame, name)
+    levels = enc.levels_
     if args.val_file:
-        vframe, _, _ = load(args.val_file, target)
-        Xv, yv_raw = design(vframe, target)[0], vframe[target].to_numpy()
-        Xv = Xv.reindex(columns=X.columns, fill_value=0.0)
-        if not np.isin(yv_raw, levels).all():
-            raise UsageError("the validation file has target values absent from the training data")
-        yv = np.searchsorted(levels, yv_raw)
+        vframe, _, _ = read(args, args.val_file)
+        Xv, yv = enc.transform(vframe, args.val_file)
         Xtr, ytr = X, y
     else:
-        if not 0 < args.val_frac < 1:
-            raise UsageError(f"--val-frac must be in (0, 1); got {args.val_frac}")
         is_val = np.random.default_rng(args.seed).random(len(y)) < args.val_frac
+        if is_val.all() or not is_val.any():
+            raise UsageError(f"--val-frac {args.val_frac} leaves no training or no validation rows "
+                             f"out of {len(y)}")
         Xtr, ytr, Xv, yv = X[~is_val], y[~is_val], X[is_val], y[is_val]
     if args.standardize:  # z-scores with the training rows' mean and spread
         both = standardize(np.vstack([Xtr.to_numpy(), Xv.to_numpy()]), slice(0, len(Xtr)))
@@ -60,31 +68,35 @@ def run(args):
         raise UsageError(f"--model logistic needs two classes; the target has {K}")
     cls = LogisticRegression if (args.model == "logistic" or args.model == "auto" and K == 2) \
         else SoftmaxRegression
-    model = cls(l2=args.l2).fit(Xtr.to_numpy(), ytr)
+    model = cls(l2=args.l2).fit(Xtr, ytr)
     inf = LocalInfluence(model, Xtr, ytr)
-    table = inf.summary_frame(Xv.to_numpy(), yv, flag_top=args.flag).sort_values("rank")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InSampleWarning)
+        table = inf.summary_frame(Xv, yv, flag_top=args.flag).sort_values("rank")
+    for w in caught:
+        note(str(w.message), args.quiet)
     table.insert(0, "label", pd.Series(levels[ytr], index=Xtr.index).loc[table.index].to_numpy())
-    os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, "influence.csv")
     png_path = os.path.join(args.out, "influence.png")
     write_text(csv_path, table.to_csv(index_label="row"))
     _figure(table, png_path, name)
     top = table.head(args.top)
     if args.json:
-        print(json.dumps({"data": name, "n_train": int(len(ytr)), "n_validation": int(len(yv)),
-                          "n_features": int(X.shape[1]), "classes": [str(v) for v in levels],
-                          "model": type(model).__name__, "l2": args.l2,
-                          "top": json.loads(top.reset_index(names="row").to_json(orient="records")),
-                          "csv": csv_path, "png": png_path}))
+        print(to_json({"data": name, "n_train": len(ytr), "n_validation": len(yv),
+                       "n_features": X.shape[1], "features": list(X.columns),
+                       "classes": [str(v) for v in levels], "model": type(model).__name__,
+                       "l2": args.l2, "notes": enc.notes_ + [str(w.message) for w in caught],
+                       "top": records(top), "csv": csv_path, "png": png_path}))
     elif not args.quiet:
         print(f"localinf diagnose: {name}; {len(ytr)} training / {len(yv)} validation rows, "
               f"{X.shape[1]} features, classes {', '.join(map(str, levels))}; "
               f"{type(model).__name__}(l2={args.l2:g})")
-        print("Most influential training rows by FI_util (eq. 3.1; IV < 0 marks rows whose "
-              "removal lowers the validation loss):")
+        print("Most influential training rows by FI_util (eq. 3.1): large FI_util marks a row the "
+              "validation loss is sensitive to, not a harmful one; IV < 0 marks rows whose removal "
+              "lowers the validation loss (to first order):")
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
             print(top.to_string())
-        print(f"wrote {csv_path} and {png_path}")
+        print(f"wrote {csv_path} (every digit) and {png_path}")
     return 0
 
 

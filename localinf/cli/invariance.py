@@ -1,14 +1,14 @@
 """``localinf invariance``: Theorem 1 on the user's data, FI before and after rescaling the
 perturbation by J."""
 
-import json
-
 import numpy as np
 
 from ..measures.invariance import check_invariance
 from ..measures.local_influence import LocalInfluence
-from .data import UsageError, glm_fit, numeric, parse_list
-from .options import add_data, add_fit, add_report, add_split
+from .data import glm_fit, numeric, parse_list
+from .errors import UsageError
+from .options import add_data, add_fit, add_report, add_split, positive_int
+from .output import to_json
 
 NAME = "invariance"
 HELP = "does FI change when the perturbation is rescaled (Theorem 1)?"
@@ -18,7 +18,7 @@ def options(p):
     """The data, the rescaling J = diag(scales), the validation queries and the fit."""
     add_data(p)
     add_split(p, val_frac=0.3)
-    p.add_argument("--queries", type=int, default=5, help="validation points compared (default 5)")
+    p.add_argument("--queries", type=positive_int, default=5, help="validation points compared (default 5)")
     p.add_argument("--scales", help="comma-separated J = diag(scales) (default: the features' spreads)")
     add_fit(p, l2=1e-3)
     add_report(p, out=False)
@@ -46,7 +46,7 @@ def run(args):
            "max_range_residual": res.max_range_residual, "metric_rank_max": int(kept.max()),
            "n_features": int(X.shape[1]), "n_classes": int(len(levels))}
     if args.json:
-        print(json.dumps(out))
+        print(to_json(out))
     elif not args.quiet:
         print(f"localinf invariance: {name}; J = diag(scales) on {X.shape[1]} features, "
               f"{len(levels)} classes, {q.size} validation queries")

@@ -7,9 +7,10 @@ import pandas as pd
 
 from ..plots import plot_trimming_curve
 from ..selection.trimming import METHODS, trimming_curve
-from .data import UsageError, glm_fit, numeric, parse_list, standardize
+from .data import glm_fit, numeric, parse_list, standardize
+from .errors import UsageError
 from .options import add_data, add_fit, add_report, add_split, add_standardize
-from .output import finish, progress
+from .output import finish, prepare_out, progress
 
 NAME = "trim"
 HELP = "trimming curve: accuracy after removing the top b rows per method"
@@ -31,8 +32,11 @@ def run(args):
 
     Returns the exit status (0); bad input raises UsageError or a localinf error.
     """
+    prepare_out(args.out)
     X, y, levels, name = numeric(args)
     budgets = parse_list(args.budgets, "--budgets", int, "integers")
+    if min(budgets) < 0:
+        raise UsageError(f"--budgets must be integers >= 0; got {args.budgets!r}")
     methods = parse_list(args.methods, "--methods")
     bad = [m for m in methods if m not in METHODS]
     if bad:

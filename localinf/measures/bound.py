@@ -5,10 +5,14 @@ binds a validation set: FI_util (eq. 3.1), the influence value IV and the
 summary frame all use ``u``, which is solved once and kept.
 """
 
+import numbers
+import warnings
+
 import numpy as np
 
 from .._core.chunks import row_chunks
-from ..exceptions import InputError
+from ..exceptions import InputError, InSampleWarning, NumericalError
+from .overlap import shared_rows
 from .pinv import metric_eig, pinv_quadratic
 
 
@@ -29,6 +33,10 @@ class ValidationInfluence:
     gbar_ : ndarray (p,)
         Mean validation gradient ``gbar_V`` (the mean, not the sum: IV and
         FI_util do not grow with the size of the validation set).
+    in_sample_ : ndarray of bool (m,)
+        Validation rows equal to a training row (features and label); when
+        they are the majority an :class:`~localinf.exceptions.InSampleWarning`
+        is issued.
     u_ : ndarray (p,)
         ``H^{-1} gbar_V``, with the query-side operator; solved once, and again
         only if the influence object's operator is replaced.
@@ -43,8 +51,33 @@ class ValidationInfluence:
         self.influence = influence
         self.X_val, self.y_val = influence._query(X_val, y_val, "X_val", "y_val")
         self.gbar_ = influence.backend_.mean_loss_grad(self.X_val, self.y_val)
+        if not np.isfinite(self.gbar_).all():
+            raise NumericalError("X_val: the mean validation gradient overflows (features above "
+                                 "~1e150 in absolute value?); rescale the features")
+        self.in_sample_ = shared_rows(influence.X_, influence.y_, self.X_val, self.y_val)
+        self._warn_in_sample()
         self._u = self._fi_util = self._iv = (None, None)
         _ = self.u_  # the one solve happens here, when the set is bound
+
+    def _warn_in_sample(self):
+        """Warn when most validation rows are training rows (:class:`InSampleWarning`)."""
+        shared, m = int(self.in_sample_.sum()), self.in_sample_.size
+        if shared < 0.5 * m:
+            return
+        inf = self.influence
+        head = (f"X_val: {shared} of {m} validation rows are training rows (in-sample validation)")
+        if shared == m and m >= inf.n_:
+            per_row = np.abs(inf.backend_.rows(self.X_val[:256], self.y_val[:256]).loss_grad).max()
+            tiny = np.abs(self.gbar_).max() <= 1e-8 * max(per_row, np.finfo(float).tiny)
+            what = ("so gbar_V is round-off and FI_util and IV are round-off, ranked all the same"
+                    if tiny else "so FI_util and IV measure the penalty's pull, not held-out loss")
+            text = (f"{head}: at the fitted minimiser the mean training-loss gradient is minus the "
+                    f"penalty's gradient (zero without a penalty), {what}.")
+        else:
+            text = (f"{head}: FI_util and IV then describe the loss on rows the model was fitted "
+                    "on, not held-out loss.")
+        warnings.warn(text + " Validate on rows the model was not fitted on.", InSampleWarning,
+                      stacklevel=4)
 
     @property
     def u_(self):
@@ -140,8 +173,9 @@ class ValidationInfluence:
         ----------
         index : array_like, optional
             Row labels (default: those of a DataFrame passed as X, else 0..n-1).
-        flag_top : float in (0, 1) or int
-            Share (or number) of rows with the highest FI_util marked ``flagged``.
+        flag_top : float in [0, 1) or int in 0..n, default 0.05
+            Share (or number) of rows with the highest FI_util marked
+            ``flagged``; a positive share flags at least one row, 0 none.
 
         Returns
         -------
@@ -156,7 +190,7 @@ class ValidationInfluence:
         fi = np.asarray(self.fi_util())
         rank = np.empty(inf.n_, dtype=np.int64)
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
-        top = int(flag_top) if flag_top >= 1 else max(1, int(round(flag_top * inf.n_)))
+        top = _flag_count(flag_top, inf.n_)
         idx = index if index is not None else inf.index_
         return pd.DataFrame({"fi_util": fi, "iv": np.asarray(self.influence_value()),
                              "self_influence": np.asarray(inf.self_influence()),
@@ -164,3 +198,18 @@ class ValidationInfluence:
                              "leverage": np.asarray(inf.leverage()),
                              "rank": rank, "flagged": rank <= top},
                             index=idx)
+
+
+def _flag_count(flag_top, n):
+    """Rows to flag: an int in 0..n is a count, a float in [0, 1) a share (at least one row if > 0)."""
+    if isinstance(flag_top, (bool, np.bool_)) or not isinstance(flag_top, numbers.Real) \
+            or not np.isfinite(flag_top):
+        raise InputError(f"flag_top must be a share in [0, 1) or a count in 0..{n}; got {flag_top!r}")
+    if isinstance(flag_top, numbers.Integral):
+        if not 0 <= flag_top <= n:
+            raise InputError(f"flag_top must be a count in 0..{n}; got {flag_top!r}")
+        return int(flag_top)
+    if not 0 <= flag_top < 1:
+        raise InputError(f"flag_top must be a share in [0, 1) or an integer count; got {flag_top!r}")
+    return 0 if flag_top == 0 else max(1, int(round(flag_top * n)))
+

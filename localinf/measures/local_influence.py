@@ -19,9 +19,12 @@ would change the weight of the indirect term in v_ic (refits confirm 1/n).
 
 import numpy as np
 
-from .._core.checks import NonnegativeNumber, check_matrix, check_query
+from .._core.budget import check_inverse, check_table
+from .._core.checks import (NonnegativeNumber, align_columns, check_finite_result, check_matrix,
+                            check_nonneg_float, check_query)
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
+from ..models.classifier import Classifier
 from .aggregate import aggregate
 from .bound import ValidationInfluence
 from .cook import cook_local_influence
@@ -127,8 +130,12 @@ class LocalInfluence(Ingredients):
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None):
-        X_in = X
+        model_names = model._names() if isinstance(model, Classifier) else None
+        X_in = X = align_columns(X, "X", model_names)
         self.rtol, self.atol = rtol, atol
+        check_nonneg_float(grad_rtol, "grad_rtol")
+        if isinstance(curvature, str) and curvature == "exact":
+            check_inverse(np.size(getattr(model, "theta_", ())))
         self.backend_, X, y = make_backend(
             model, X, y, backend=backend, curvature=curvature, curvature_options=curvature_options,
             chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
@@ -137,7 +144,7 @@ class LocalInfluence(Ingredients):
         self.model = model
         self.index_ = getattr(X_in, "index", None)  # row labels of a DataFrame X
         cols = getattr(X_in, "columns", None)
-        self.feature_names_ = [str(c) for c in cols] if cols is not None else None
+        self.feature_names_ = model_names or ([str(c) for c in cols] if cols is not None else None)
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv
@@ -156,10 +163,12 @@ class LocalInfluence(Ingredients):
     def _per_row(self, values, name, rows=None):
         """Per-training-row results keep the row labels of a DataFrame X: a Series
         (n,) or a DataFrame (n, m); plain arrays otherwise."""
-        if self.index_ is None:
+        index = None if self.index_ is None else \
+            (self.index_ if rows is None else self.index_[np.asarray(rows)])
+        check_finite_result(values, name, labels=index)
+        if index is None:
             return values
         import pandas as pd
-        index = self.index_ if rows is None else self.index_[np.asarray(rows)]
         if values.ndim == 1:
             return pd.Series(values, index=index, name=name)
         return pd.DataFrame(values, index=index)
@@ -172,7 +181,7 @@ class LocalInfluence(Ingredients):
         return self.backend_.rows(self.X_[rows], self.y_[rows])
 
     def _query(self, X, y, name="X_query", yname="y_query"):
-        return check_query(X, y, self.d_, self.K_, name, yname)
+        return check_query(X, y, self.d_, self.K_, name, yname, feature_names=self.feature_names_)
 
     def _solved(self, X, y):
         """``H^{-1} grad_theta L(z'_q)`` (p, m) for query rows, with the query-side operator."""
@@ -235,7 +244,10 @@ class LocalInfluence(Ingredients):
             loss per unit squared geodesic length on the perturbation manifold.
         """
         Xq, yq = self._query(X_query, y_query)
-        return self._per_row(self._fi_from_w(self._solved(Xq, yq)), "fi")
+        check_table("fi", self.n_, Xq.shape[0], self.p_)
+        values = self._fi_from_w(self._solved(Xq, yq))
+        check_finite_result(values.T, "fi of query row", labels=getattr(X_query, "index", None))
+        return self._per_row(values, "fi")
 
     def against(self, X_val, y_val):
         """Bind a validation set: its measures share one solve ``u = H^{-1} gbar_V``.
@@ -301,7 +313,7 @@ class LocalInfluence(Ingredients):
             sensitive to perturbations of the training data (label it first).
         """
         pool_index = getattr(X_pool, "index", None)
-        Xp = check_matrix(X_pool, "X_pool", n_features=self.d_)
+        Xp = check_matrix(X_pool, "X_pool", n_features=self.d_, feature_names=self.feature_names_)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self._solved(Xp, yp)
         # Each block of pool columns needs all n FI values at once (percentiles);
@@ -314,6 +326,7 @@ class LocalInfluence(Ingredients):
         out = np.empty(Xp.shape[0])
         for sl in row_chunks(Xp.shape[0], cols):
             out[sl] = aggregate(self._fi_from_w(W[:, sl], C_all), agg, q, axis=0)
+        check_finite_result(out, "fi_active", labels=pool_index)
         if pool_index is not None:  # a DataFrame pool keeps its row labels
             import pandas as pd
             return pd.Series(out, index=pool_index, name="fi_active")
@@ -361,10 +374,12 @@ class LocalInfluence(Ingredients):
             Column t: the influence of every training row on the loss at z_t.
         """
         Xt, yt = self._query(X_test, y_test, "X_test", "y_test")
+        check_table("influence", self.n_, Xt.shape[0], self.p_)
         W = self._solved(Xt, yt)
         out = np.empty((self.n_, Xt.shape[0]))
         for sl in self._chunks():
             out[sl] = -(self._rows(sl).loss_grad @ W)
+        check_finite_result(out.T, "influence on test row", labels=getattr(X_test, "index", None))
         return self._per_row(out, "influence")
 
     def self_influence(self):

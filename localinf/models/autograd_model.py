@@ -212,7 +212,9 @@ class AutogradModel(Classifier):
         -------
         ndarray (m, K)
         """
-        return np.asarray(self.log_proba_fn(self.theta_, check_matrix(X, "X")))
+        X = check_matrix(X, "X", n_features=getattr(self, "n_features_in_", None),
+                         feature_names=self._names())
+        return np.asarray(self.log_proba_fn(self.theta_, X))
 
     def risk(self, X, y, theta=None):
         """Penalised empirical risk ``R = mean loss + l2 ||theta[mask]||^2`` on (X, y).

@@ -22,13 +22,33 @@ class Classifier:
         """
         return hasattr(self, "theta_")
 
+    @staticmethod
+    def _feature_names(X):
+        """The column names of a DataFrame X as strings, or None for other input."""
+        cols = getattr(X, "columns", None)
+        return None if cols is None else [str(c) for c in cols]
+
+    def _set_feature_names(self, names):
+        """Record ``feature_names_in_`` (a DataFrame was fitted) or remove a stale one."""
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+
+    def _names(self):
+        """The training column names, against which DataFrame inputs are aligned, or None."""
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else list(names)
+
     def predict_proba(self, X):
         """Class probabilities at the fitted parameters.
 
         Parameters
         ----------
         X : array_like (m, d)
-            Inputs with the training features, in the same order.
+            Inputs with the training features: a DataFrame is aligned to the
+            training columns by name (``feature_names_in_``), an array is
+            taken in the training order.
 
         Returns
         -------
@@ -83,4 +103,6 @@ class Classifier:
         float
             In [0, 1].
         """
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        pred = self.predict(X)
+        y, _ = check_labels(y, "y", pred.shape[0], n_classes=self.n_classes_)
+        return float(np.mean(pred == y))

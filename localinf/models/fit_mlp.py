@@ -12,7 +12,8 @@ import numpy as np
 from autograd import grad
 from scipy.optimize import minimize
 
-from .._core.checks import check_labels, check_matrix, check_nonneg_float
+from .._core.checks import (check_bool, check_labels, check_matrix, check_nonneg_float,
+                            check_positive_int, check_seed)
 from .._core.chunks import row_chunks
 from ..exceptions import InputError, NotConvergedError
 from .mlp import MLP, init_mlp
@@ -82,9 +83,18 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         Fitted: ``theta_``, ``grad_norm_`` (max|grad R| at ``theta_``) and
         ``n_iter_`` (Adam steps plus L-BFGS iterations).
     """
+    names = MLP._feature_names(X)
     X = check_matrix(X, "X")
     y, K = check_labels(y, "y", X.shape[0], require_all=True)
     l2 = check_nonneg_float(l2, "l2")
+    tol = check_nonneg_float(tol, "tol")
+    learning_rate = check_nonneg_float(learning_rate, "learning_rate")
+    maxiter, epochs, batch_size = (check_positive_int(v, k) for v, k in
+                                   ((maxiter, "maxiter"), (epochs, "epochs"), (batch_size, "batch_size")))
+    seed = check_seed(seed)
+    newton_polish, penalize_bias, finish = (check_bool(v, k) for v, k in (
+        (newton_polish, "newton_polish"), (penalize_bias, "penalize_bias"), (finish, "finish")))
+    hidden = tuple(check_positive_int(h, "hidden") for h in np.atleast_1d(np.asarray(hidden, dtype=object)))
     if output not in ("softmax", "sigmoid"):
         raise InputError(f"output must be 'softmax' or 'sigmoid'; got {output!r}")
     if output == "sigmoid" and K != 2:
@@ -95,6 +105,7 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     params = init_mlp(sizes, seed) if init is None else [(np.array(W, float), np.array(b, float))
                                                          for W, b in init]
     model = MLP(sizes, activation, params, l2=l2, penalize_bias=penalize_bias)
+    model._set_feature_names(names)
     n = X.shape[0]
     fun = lambda theta: model.loss_sum_fn(theta, X, y) / n + model.penalty_fn(theta)
     theta, n_iter = model.theta_, 0

@@ -7,8 +7,9 @@ Both estimators minimise the penalised empirical risk
 with L the negative log-likelihood (cross-entropy) and the intercepts not
 penalised. Influence formulas assume that ``theta_`` is the exact minimiser of
 R, so the fit runs Newton's method with a backtracking line search until the
-gradient of R is at round-off level, and raises rather than return a model
-that did not get there.
+gradient of R is small and the Newton step would no longer change the
+predictions (then on to round-off level), and raises rather than return a
+model that did not get there.
 
 Softmax regression uses class 0 as the reference class (its linear predictor
 is fixed at 0), the parameterisation of statsmodels' ``MNLogit``; binary
@@ -18,18 +19,29 @@ logistic regression is the case K = 2.
 import numpy as np
 import scipy.linalg as sla
 
-from .._core.checks import check_labels, check_matrix, check_nonneg_float, check_positive_int
+from .._core.budget import check_cost
+from .._core.checks import (check_bool, check_labels, check_matrix, check_nonneg_float,
+                            check_positive_int)
 from ..exceptions import (InputError, NotConvergedError, NotFittedError,
                           PerfectSeparationError, SingularHessianError)
 from . import multinomial as mn
 from .classifier import Classifier
-from .glm_risk import risk_derivatives, risk_value
-from .newton import newton_minimise
+from .glm_risk import default_chunk, risk_derivatives, risk_value
+from .newton import newton_minimise, predictive_change
 from .separation import is_separable
 
 # A fitted linear predictor beyond this size (probabilities within ~1e-9 of 0
 # or 1) without a penalty triggers the exact separation test.
 _ETA_SUSPICIOUS = 20.0
+# The separation test (a linear programme) runs up to this many rows; an
+# unconverged fit's message gives H's condition number up to this many parameters.
+_SEPARATION_MAX_N = 200_000
+_COND_MAX_P = 2000
+
+
+def _separable(X, y, K, fit_intercept):
+    """Whether the exact test finds (quasi-)separation (False above _SEPARATION_MAX_N rows)."""
+    return X.shape[0] <= _SEPARATION_MAX_N and is_separable(mn.design(X, fit_intercept), y, K)
 
 
 class MultinomialLogit(Classifier):
@@ -41,17 +53,46 @@ class MultinomialLogit(Classifier):
         Ridge penalty ``l2 * ||coef||^2`` in the risk (intercepts not penalised).
     fit_intercept : bool, default True
     tol : float, default 1e-10
-        Newton stops when ``max|grad R| <= tol * max(1, max|grad R(0)|)``.
+        Gradient test: ``max|grad R| <= tol * max(1, max|grad R(0)|)``.
     max_iter : int, default 100
+        Newton steps in all; a fit that has not passed both tests by then is refused.
+    step_tol : float, default 1e-8
+        Step test: the Newton step ``H^{-1} grad R`` would change no training
+        log-probability ``log P(c|x_i)`` by more than ``step_tol``.
+
+    Notes
+    -----
+    Stopping rule: Newton's method (with a backtracking line search) stops
+    only when both the gradient test and the step test pass. The gradient
+    alone is not enough: where R is flat (nearly separable classes and a tiny
+    penalty) it is tiny far from the minimiser, while the Newton step, the
+    distance to the minimiser of R's quadratic model, is not. The step is
+    measured by its effect on the predicted probabilities, to which influence
+    values are sensitive in proportion, so the test does not depend on the
+    scale of the features. Two further full Newton steps then take the
+    gradient to round-off level.
+
+    A fit that does not pass both tests within ``max_iter`` steps is refused:
+    :class:`~localinf.exceptions.PerfectSeparationError` when the classes are
+    (quasi-)separable (the minimiser is far out on a flat risk; at l2 below
+    about 1e-10 round-off in grad R can keep the step above ``step_tol``) with
+    the remedy: a larger l2 or dropping the separating feature; otherwise
+    :class:`~localinf.exceptions.NotConvergedError`, with H's condition number.
+    A fit that passes is returned even when H is ill-conditioned (the
+    predictions are then still accurate): :class:`~localinf.LocalInfluence`
+    refuses such a model with a SingularHessianError when
+    ``lambda_min(H) / lambda_max(H) <= 1e-12``, as ``H^{-1}`` and hence the
+    influence values are not reliable there.
     """
 
     _binary = False
 
-    def __init__(self, l2=0.0, fit_intercept=True, tol=1e-10, max_iter=100):
+    def __init__(self, l2=0.0, fit_intercept=True, tol=1e-10, max_iter=100, step_tol=1e-8):
         self.l2 = l2
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.step_tol = step_tol
 
     # -- fitting ---------------------------------------------------------
     def fit(self, X, y):
@@ -70,37 +111,60 @@ class MultinomialLogit(Classifier):
         """
         l2 = check_nonneg_float(self.l2, "l2")
         tol = check_nonneg_float(self.tol, "tol")
+        step_tol = check_nonneg_float(self.step_tol, "step_tol")
         max_iter = check_positive_int(self.max_iter, "max_iter")
+        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
+        names = self._feature_names(X)
         X = check_matrix(X, "X")
         n, d = X.shape
         y, K = check_labels(y, "y", n, n_classes=2 if self._binary else None, require_all=True)
         if self._binary and K != 2:
             raise InputError("y must hold labels 0 and 1 for LogisticRegression; use SoftmaxRegression for K > 2")
-        fit_intercept = bool(self.fit_intercept)
-        p = (d + int(fit_intercept)) * (K - 1)
+        q = d + int(fit_intercept)
+        p = q * (K - 1)
+        # H (p, p), its factor and a (chunk, K - 1, K - 1) block; about ten Newton steps,
+        # each forming H (n q^2 (K-1)^2) and factoring it (p^3 / 3).
+        check_cost(f"fitting {type(self).__name__} ({n} rows, {p} parameters, {K} classes)",
+                   "use fewer classes or features, or a network fitted by L-BFGS (fit_mlp)",
+                   nbytes=8.0 * (3 * p * p + default_chunk(p, K) * (K - 1) * max(K - 1, q)),
+                   flops=10.0 * (2.0 * n * q * q * (K - 1) ** 2 + p ** 3 / 3))
         derivatives = lambda th: risk_derivatives(X, y, th, K, fit_intercept, l2)
         value = lambda th: risk_value(X, y, th, K, fit_intercept, l2)
         solve = lambda H, g: self._newton_step(H, g, X, y, K, fit_intercept, l2)
+        log_proba_at = lambda th, Xc: mn.log_proba(mn.design(Xc, fit_intercept), mn.unpack(th, K, q))
+        moved = lambda th, step: predictive_change(log_proba_at, th, step, X, default_chunk(p, K))
         start = derivatives(np.zeros(p))
         g0 = max(float(np.max(np.abs(start[1]))), 1.0)
-        # Newton converges quadratically: once the tolerance is met, up to two
-        # full steps take the gradient down to round-off level.
-        theta, state, it = newton_minimise(derivatives, value, np.zeros(p), gtol=tol * g0,
-                                           max_iter=max_iter, solve=solve, min_step=1e-12,
-                                           state=start, final_steps=2)
+        kw = dict(gtol=tol * g0, solve=solve, min_step=1e-12)
+        # Newton's method until the gradient is small. Without a penalty a large
+        # linear predictor there is tested for separation (no minimiser) first.
+        theta, state, it = newton_minimise(derivatives, value, np.zeros(p), max_iter=max_iter,
+                                           state=start, **kw)
+        tested = l2 == 0.0 and state[3] > _ETA_SUSPICIOUS
+        if tested:
+            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=False)
+        # Then on until the Newton step is negligible too: where R is flat (nearly
+        # separable classes, a tiny penalty) the gradient is tiny far from the
+        # minimiser. Newton converges quadratically, so up to two more full steps
+        # then take the gradient down to round-off level.
+        theta, state, more = newton_minimise(derivatives, value, theta, max_iter=max_iter - it,
+                                             state=state, final_steps=2, step_size=moved,
+                                             step_tol=step_tol, **kw)
+        it += more
         R, grad, H, max_eta, _ = state
-        converged = bool(np.max(np.abs(grad)) <= tol * g0)
-        if l2 == 0.0 and (not converged or max_eta > _ETA_SUSPICIOUS):
-            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=False, converged=converged)
+        gmax = float(np.max(np.abs(grad)))
+        change = moved(theta, solve(H, grad))
+        converged = gmax <= tol * g0 and change <= step_tol
+        if l2 == 0.0 and not tested and (not converged or max_eta > _ETA_SUSPICIOUS):
+            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=False)
         if not converged:
-            raise NotConvergedError(
-                f"Newton's method stopped after {it} iterations with max|grad R| = "
-                f"{np.max(np.abs(grad)):.3e} > tol * {g0:.3g} = {tol * g0:.3e}; raise max_iter, "
-                "rescale X, or add a penalty l2 > 0")
+            self._refuse(X, y, K, fit_intercept, l2, H, dict(
+                it=it, max_iter=max_iter, gmax=gmax, gtol=tol * g0, change=change, step_tol=step_tol))
         self.theta_ = theta
         self.n_classes_ = K
         self.classes_ = np.arange(K)
         self.n_features_in_ = d
+        self._set_feature_names(names)
         self.n_iter_ = it
         self.grad_norm_ = float(np.linalg.norm(grad))
         self.converged_ = True
@@ -113,19 +177,46 @@ class MultinomialLogit(Classifier):
         except (np.linalg.LinAlgError, ValueError):
             self._raise_degenerate(X, y, K, fit_intercept, l2, singular=True)
 
-    def _raise_degenerate(self, X, y, K, fit_intercept, l2, singular, converged=True):
-        if l2 == 0.0 and X.shape[0] <= 200_000 and is_separable(mn.design(X, fit_intercept), y, K):
+    def _raise_degenerate(self, X, y, K, fit_intercept, l2, singular):
+        if l2 == 0.0 and _separable(X, y, K, fit_intercept):
             raise PerfectSeparationError(
                 "X, y: the classes are (quasi-)completely separable, so with l2=0 the "
-                "maximum-likelihood estimate does not exist; set l2 > 0")
+                "maximum-likelihood estimate does not exist; set l2 > 0 or drop the "
+                "separating feature")
         if singular:
             raise SingularHessianError(
                 "X: the Hessian of the risk is singular during the fit; the design matrix "
                 "(with the intercept column) probably has linearly dependent columns. "
                 "Drop redundant features or set l2 > 0")
-        if not converged:
-            raise NotConvergedError(
-                "the fit did not converge; raise max_iter, rescale X, or set l2 > 0")
+
+    def _refuse(self, X, y, K, fit_intercept, l2, H, at):
+        """Raise the error saying why theta is not the minimiser, and what to do.
+
+        ``at`` holds the stop: it, max_iter, gmax, gtol, change, step_tol.
+        """
+        stop = f"Newton's method stopped after {at['it']} iterations (max_iter={at['max_iter']})"
+        if at["gmax"] > at["gtol"]:
+            why = f"max|grad R| = {at['gmax']:.2e} > tol * max(1, max|grad R(0)|) = {at['gtol']:.2e}"
+        else:
+            why = (f"max|grad R| = {at['gmax']:.2e} is small, but the Newton step H^-1 grad R would "
+                   f"still change a training log-probability by {at['change']:.1e} > step_tol = "
+                   f"{at['step_tol']:.1e}, so theta is not the minimiser yet")
+        more = (" Raise max_iter if the fit was still making progress;"
+                if at["it"] >= at["max_iter"] else "")
+        loosen = " loosen step_tol only if influence values accurate to about step_tol will do"
+        if l2 > 0.0 and _separable(X, y, K, fit_intercept):
+            raise PerfectSeparationError(
+                f"X, y: the classes are (quasi-)completely separable, so with l2={l2:g} the "
+                "minimiser lies far out, where the risk is nearly flat and the fitted "
+                f"probabilities are within round-off of 0 and 1. {stop}; {why}. Set a larger l2 "
+                f"or drop the separating feature.{more}{loosen}")
+        cond = ""
+        if H.shape[0] <= _COND_MAX_P:
+            lam = np.linalg.eigvalsh(H)
+            cond = f" The Hessian of R has condition number {lam[-1] / lam[0]:.1e}." if lam[0] > 0 else ""
+        raise NotConvergedError(
+            f"{stop}; {why}.{cond} Set {'l2 > 0' if l2 == 0.0 else 'a larger l2'}, drop nearly "
+            f"collinear features, or rescale X.{more}{loosen}")
 
     # -- fitted quantities -------------------------------------------------
     def _check_fitted(self):
@@ -155,7 +246,7 @@ class MultinomialLogit(Classifier):
         ndarray (m, K)
         """
         self._check_fitted()
-        X = check_matrix(X, "X", n_features=self.n_features_in_)
+        X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
         return mn.log_proba(mn.design(X, self.fit_intercept), self.W_)
 
     def risk(self, X, y):
@@ -173,7 +264,7 @@ class MultinomialLogit(Classifier):
             The quantity the fit minimises (on the training data).
         """
         self._check_fitted()
-        X = check_matrix(X, "X", n_features=self.n_features_in_)
+        X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
         y, _ = check_labels(y, "y", X.shape[0], n_classes=self.n_classes_)
         return risk_value(X, y, self.theta_, self.n_classes_, self.fit_intercept, float(self.l2))
 
@@ -186,12 +277,20 @@ class LogisticRegression(MultinomialLogit):
     l2 : float, default 0
         Ridge penalty in ``R(theta) = mean loss + l2 * ||coef||^2`` (intercept
         not penalised). With ``l2 = 0`` separable data raise
-        :class:`~localinf.exceptions.PerfectSeparationError`.
+        :class:`~localinf.exceptions.PerfectSeparationError`; so does a tiny
+        l2 on separable data when the fit cannot reach the minimiser.
     fit_intercept : bool, default True
     tol : float, default 1e-10
-        Convergence when ``max|grad R| <= tol * max(1, max|grad R(0)|)``; two
-        further Newton steps then bring the gradient to round-off level.
+        Gradient test: ``max|grad R| <= tol * max(1, max|grad R(0)|)``.
     max_iter : int, default 100
+        Newton steps in all; a fit that has not passed both tests by then is refused.
+    step_tol : float, default 1e-8
+        Step test: the Newton step ``H^{-1} grad R`` would change no training
+        log-probability by more than ``step_tol``. Newton's method stops only
+        when both tests pass (a small gradient alone does not place theta near
+        the minimiser of a flat risk), and two further full steps then bring
+        the gradient to round-off level. See :class:`MultinomialLogit` for the
+        errors raised, and for ill-conditioned Hessians.
 
     Attributes
     ----------

@@ -3,9 +3,18 @@
 Influence formulas are derivatives at the exact minimiser of the risk R, so
 both fits end with Newton steps, which converge quadratically near a strict
 minimum. The step is damped by a backtracking (Armijo) line search on R.
+
+A small gradient alone does not place theta near the minimiser: where R is
+flat (nearly separable classes and a tiny penalty) the gradient is tiny while
+the Newton step ``H^{-1} grad R``, the distance to the minimiser of the local
+quadratic model, is not. So the stopping rule can also ask the Newton step to
+be negligible (``step_size``), and :func:`predictive_change` measures a step
+by what it does to the model's predictions.
 """
 
 import numpy as np
+
+from .._core.chunks import row_chunks
 
 _EPS = np.finfo(float).eps
 
@@ -44,8 +53,8 @@ def armijo(value, theta, step, R, dec, min_step, c=1e-4):
 
 
 def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_step, state=None,
-                    require_progress=False, final_steps=0):
-    """Damped Newton's method until ``max|grad R| <= gtol``.
+                    require_progress=False, final_steps=0, step_size=None, step_tol=0.0):
+    """Damped Newton's method until ``max|grad R| <= gtol`` and the Newton step is negligible.
 
     Parameters
     ----------
@@ -73,6 +82,13 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
     final_steps : int, default 0
         Once ``gtol`` is met, up to this many full Newton steps while they lower
         ``||grad R||``: from the tolerance to round-off level.
+    step_size : callable, optional
+        ``step_size(theta, step) -> float``, the size of the Newton step
+        ``step = H^{-1} grad R`` at theta (e.g. :func:`predictive_change`).
+        When given, the method stops only once also
+        ``step_size(theta, step) <= step_tol``; default: the gradient alone.
+    step_tol : float, default 0
+        See ``step_size``.
 
     Returns
     -------
@@ -80,14 +96,19 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
     state : tuple
         ``derivatives(theta)`` at the returned theta.
     n_iter : int
-        Damped steps attempted.
+        Damped steps attempted. The caller judges convergence at the returned
+        theta: the method also stops early when the line search or ``solve``
+        gives up, or ``require_progress`` fails.
     """
     state = derivatives(theta) if state is None else state
     worst = lambda s: float(np.max(np.abs(s[1])))
     n_iter = 0
-    while n_iter < max_iter and worst(state) > gtol:
+    while n_iter < max_iter:
+        small = worst(state) <= gtol
+        if small and step_size is None:
+            break
         step = solve(_hessian(state), state[1])
-        if step is None:
+        if step is None or small and step_size(theta, step) <= step_tol:
             break
         n_iter += 1
         t = armijo(value, theta, step, state[0], float(state[1] @ step), min_step)
@@ -108,6 +129,39 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
                 break
             theta, state = theta - step, new
     return theta, state, n_iter
+
+
+def predictive_change(log_proba_at, theta, step, X, chunk=None):
+    """How much a step ``theta -> theta - step`` changes the predictions on X.
+
+    The size of a Newton step that matters for influence values: they are
+    built from the class probabilities and their derivatives, which change by
+    a relative amount of about this much. It does not depend on the scale of
+    the features or on the parameterisation.
+
+    Parameters
+    ----------
+    log_proba_at : callable
+        ``log_proba_at(theta, X_chunk) -> (m, K)`` log class probabilities.
+    theta, step : ndarray (p,)
+    X : ndarray (n, d)
+        The training inputs.
+    chunk : int, optional
+        Rows per pass (default: all at once).
+
+    Returns
+    -------
+    float
+        ``max_{i, c} |log P(c|x_i; theta - step) - log P(c|x_i; theta)|``;
+        inf when a value is not finite.
+    """
+    worst = 0.0
+    for sl in row_chunks(X.shape[0], chunk or X.shape[0]):
+        moved = float(np.max(np.abs(log_proba_at(theta - step, X[sl]) - log_proba_at(theta, X[sl]))))
+        if not np.isfinite(moved):
+            return np.inf
+        worst = max(worst, moved)
+    return worst
 
 
 def _hessian(state):

@@ -20,10 +20,14 @@ pool and a random forest predicts it for the rest (Algorithm 8).
 
 Runs are reproducible from ``seed`` and, with ``checkpoint=path``, resumable:
 after every round the labeled indices and the results so far are written
-atomically to a JSON file, and a later call with the same settings continues
-from the last completed round.
+atomically to a JSON file, and a later call with the same settings and data
+continues from the last completed round. The file is keyed by every argument
+that shapes the result (see :func:`~localinf.selection.checkpoint.config_key`),
+checked field by field when read, and locked (``path + ".lock"``) while a run
+uses it; ``restart=True`` throws it away and starts over.
 """
 
+import os
 import time
 
 import numpy as np
@@ -102,13 +106,22 @@ def _bald(inf, X_pool, seed, n_samples):
 
 def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strategy="fi_active",
                     rounds=5, acquisition_size=10, X_val=None, y_val=None, seed=0, alpha=1.0,
-                    checkpoint=None, influence_kw=None, progress=None):
+                    n_samples=64, checkpoint=None, restart=False, checkpoint_key=None,
+                    influence_kw=None, progress=None):
     """Algorithm 4 (alpha = 1) or 8 (alpha < 1).
 
     Parameters
     ----------
     fit : callable
-        ``fit(X, y) -> model``.
+        ``fit(X, y) -> model``. For the checkpoint key it counts by what can be
+        seen of it: its qualified name and bytecode, the values it closes over,
+        the arguments of a ``functools.partial``, the settings of the object of
+        a bound method such as ``LogisticRegression(l2=0.1).fit`` (public
+        attributes, or ``get_params()``), the numbers, strings and arrays it
+        reads from module globals. A ``fit`` whose behaviour depends on
+        anything else (a file, a mutable global object) needs
+        ``checkpoint_key`` or ``restart=True``, or a resumed run may continue
+        with another model.
     X_lab : array_like (n0, d)
     y_lab : array_like (n0,)
         The initial labeled pool.
@@ -129,17 +142,44 @@ def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strate
     seed : int
     alpha : float in (0, 1]
         Fraction of the pool scored exactly per round.
-    checkpoint : str, optional
-        JSON file for resuming (see the module docstring).
+    n_samples : int, default 64
+        BALD's posterior draws.
+    checkpoint : str or os.PathLike, optional
+        JSON file for resuming, written atomically after every round. It is
+        read back only by a run whose key matches: a SHA-256 over ``fit`` (as
+        above), every array (``X_lab``, ``y_lab``, ``X_pool``, ``y_pool``,
+        ``X_test``, ``y_test``, ``X_val``, ``y_val``, by dtype, shape and bytes)
+        and every other argument except ``checkpoint``, ``restart`` and
+        ``progress``. A file of another run, or one that is not a valid
+        checkpoint of this run (truncated, edited, repeated indices, rounds
+        that do not match), raises
+        :class:`~localinf.exceptions.CheckpointError` naming the file. While the
+        run lasts it holds the lock file ``checkpoint + ".lock"`` (its pid and
+        host); a second run on the same checkpoint meanwhile raises
+        ``CheckpointError`` naming the lock file. A lock left by a run that was
+        killed (its pid no longer alive on this host) is stale and taken over.
+    restart : bool, default False
+        Ignore an existing checkpoint (valid or not) and overwrite it: the file
+        is deleted when the run starts and written again after every round.
+    checkpoint_key : str, optional
+        Extra text for the key: name here whatever ``fit`` depends on that the
+        key cannot see, so that a change of it refuses the old checkpoint.
     influence_kw : dict, optional
         Keyword arguments of :class:`LocalInfluence`.
     progress : callable(str), optional
+        Called with a line after every round, once that round is saved.
 
     Returns
     -------
     pandas.DataFrame
         One row per round: round, n_labeled, accuracy, seconds (time to score
         that round), strategy, seed.
+
+    Raises
+    ------
+    CheckpointError
+        The checkpoint cannot be used or is locked by another run (see
+        ``checkpoint``).
     """
     import pandas as pd
     X_lab = check_matrix(X_lab, "X_lab")
@@ -149,6 +189,7 @@ def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strate
     y_pool, _ = check_labels(y_pool, "y_pool", X_pool.shape[0])
     rounds = check_positive_int(rounds, "rounds")
     acquisition_size = check_positive_int(acquisition_size, "acquisition_size")
+    n_samples = check_positive_int(n_samples, "n_samples")
     if strategy not in STRATEGIES:
         raise InputError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
     if not 0 < alpha <= 1:
@@ -156,39 +197,56 @@ def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strate
     if rounds * acquisition_size > X_pool.shape[0]:
         raise InputError(f"rounds x acquisition_size = {rounds * acquisition_size} exceeds the pool "
                          f"({X_pool.shape[0]} points)")
-    key = checkpoints.config_key(strategy, rounds, acquisition_size, seed, alpha, X_lab, y_lab,
-                                 X_pool, y_pool)
-    state = checkpoints.load(checkpoint, key)
-    chosen = list(state["chosen"])
-    results = list(state["results"])
-    say = progress or (lambda msg: None)
-    for r in range(len(results), rounds + 1):
-        taken = np.array(chosen, dtype=int)
-        Xl = np.vstack([X_lab, X_pool[taken]]) if taken.size else X_lab
-        yl = np.concatenate([y_lab, y_pool[taken]]) if taken.size else y_lab
-        model = fit(Xl, yl)
-        acc = float(np.mean(model.predict(X_test) == y_test))
-        secs = 0.0
-        if r < rounds:
-            free = np.setdiff1d(np.arange(X_pool.shape[0]), taken)
-            rng = np.random.default_rng([seed, r])
-            t = time.perf_counter()
-            if alpha < 1 and strategy != "random":
-                sub = free[rng.random(free.size) < alpha]
-                if sub.size < 2:
-                    sub = free[:2]
-                s_sub = acquisition_scores(strategy, model, Xl, yl, X_pool[sub], X_val=X_val,
-                                           y_val=y_val, seed=seed + r, influence_kw=influence_kw)
-                pos = np.searchsorted(free, sub)
-                scores = forest_fill(X_pool[free], s_sub, pos, seed + r)
-            else:
-                scores = acquisition_scores(strategy, model, Xl, yl, X_pool[free], X_val=X_val,
-                                            y_val=y_val, seed=seed + r, influence_kw=influence_kw)
-            secs = time.perf_counter() - t
-            pick = free[np.argsort(-scores, kind="stable")[:acquisition_size]]
-            chosen.extend(int(i) for i in pick)
-        results.append(dict(round=r, n_labeled=int(len(yl)), accuracy=acc, seconds=secs,
-                            strategy=strategy, seed=seed))
-        say(f"{strategy} seed {seed} round {r}: {len(yl)} labeled, accuracy {acc:.4f}")
-        checkpoints.save(checkpoint, key, chosen, results)
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise InputError(f"checkpoint must be a file path; got {type(checkpoint).__name__}")
+    if checkpoint_key is not None and not isinstance(checkpoint_key, str):
+        raise InputError(f"checkpoint_key must be a string; got {type(checkpoint_key).__name__}")
+    checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+    key = None
+    if checkpoint is not None:
+        arr = lambda a: None if a is None else np.asarray(a)
+        key = checkpoints.config_key(dict(
+            fit=fit, X_lab=X_lab, y_lab=y_lab, X_pool=X_pool, y_pool=y_pool, X_test=arr(X_test),
+            y_test=arr(y_test), X_val=arr(X_val), y_val=arr(y_val), strategy=strategy,
+            rounds=rounds, acquisition_size=acquisition_size, seed=seed, alpha=alpha,
+            n_samples=n_samples, influence_kw=influence_kw, checkpoint_key=checkpoint_key))
+    with checkpoints.locked(checkpoint):
+        if restart:
+            checkpoints.discard(checkpoint)
+        state = checkpoints.load(checkpoint, key, pool_size=X_pool.shape[0], n_initial=X_lab.shape[0],
+                                 rounds=rounds, acquisition_size=acquisition_size,
+                                 strategy=strategy, seed=seed)
+        chosen = list(state["chosen"])
+        results = list(state["results"])
+        say = progress or (lambda msg: None)
+        score_kw = dict(X_val=X_val, y_val=y_val, n_samples=n_samples, influence_kw=influence_kw)
+        for r in range(len(results), rounds + 1):
+            taken = np.array(chosen, dtype=int)
+            Xl = np.vstack([X_lab, X_pool[taken]]) if taken.size else X_lab
+            yl = np.concatenate([y_lab, y_pool[taken]]) if taken.size else y_lab
+            model = fit(Xl, yl)
+            acc = float(np.mean(model.predict(X_test) == y_test))
+            secs = 0.0
+            if r < rounds:
+                free = np.setdiff1d(np.arange(X_pool.shape[0]), taken)
+                rng = np.random.default_rng([seed, r])
+                t = time.perf_counter()
+                if alpha < 1 and strategy != "random":
+                    sub = free[rng.random(free.size) < alpha]
+                    if sub.size < 2:
+                        sub = free[:2]
+                    s_sub = acquisition_scores(strategy, model, Xl, yl, X_pool[sub], seed=seed + r,
+                                               **score_kw)
+                    pos = np.searchsorted(free, sub)
+                    scores = forest_fill(X_pool[free], s_sub, pos, seed + r)
+                else:
+                    scores = acquisition_scores(strategy, model, Xl, yl, X_pool[free], seed=seed + r,
+                                                **score_kw)
+                secs = time.perf_counter() - t
+                pick = free[np.argsort(-scores, kind="stable")[:acquisition_size]]
+                chosen.extend(int(i) for i in pick)
+            results.append(dict(round=r, n_labeled=int(len(yl)), accuracy=acc, seconds=secs,
+                                strategy=strategy, seed=seed))
+            checkpoints.save(checkpoint, key, chosen, results)  # saved before it is reported
+            say(f"{strategy} seed {seed} round {r}: {len(yl)} labeled, accuracy {acc:.4f}")
     return pd.DataFrame(results)

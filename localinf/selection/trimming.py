@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix
+from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
 from ..exceptions import InputError, LocalInfluenceError
 from ..measures.local_influence import LocalInfluence
 from ..measures.pairs import fi_pairs
@@ -66,6 +66,7 @@ def trimming_scores(method, model, X, y, X_val, y_val, *, seed=0, fit=None, infl
         Oriented so that the highest score is removed first.
     """
     kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
+    seed = check_seed(seed)
     if method == "random":
         return np.random.default_rng(seed).permutation(len(y)).astype(float)
     if method == "shapley":
@@ -101,8 +102,8 @@ def select(scores, budget):
     ndarray of int (budget,)
         Sorted row indices.
     """
-    budget = int(budget)
-    if not 0 <= budget <= len(scores):
+    budget = check_positive_int(budget, "budget", minimum=0)
+    if not budget <= len(scores):
         raise InputError(f"budget must be in 0..{len(scores)}; got {budget}")
     order = np.argsort(-np.asarray(scores), kind="stable")
     return np.sort(order[:budget])
@@ -176,6 +177,11 @@ def trimming_curve(fit, X, y, X_val, y_val, X_test, y_test, budgets, methods=("f
     import pandas as pd
     X = check_matrix(X, "X")
     y, _ = check_labels(y, "y", X.shape[0])
+    budgets = [check_positive_int(b, "budgets", minimum=0)
+               for b in np.atleast_1d(np.asarray(budgets, dtype=object))]
+    if max(budgets, default=0) >= len(y):
+        raise InputError(f"budgets must be below the {len(y)} training rows; got {max(budgets)}")
+    random_seeds = check_positive_int(random_seeds, "random_seeds")
     model = fit(X, y)
     rows = []
     for method in methods:
