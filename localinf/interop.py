@@ -9,7 +9,10 @@ influence values at a point that is not its optimum.
 
 * statsmodels ``Logit``, ``MNLogit`` and binomial ``GLM`` results (formula API
   included): unpenalised, l2 = 0. The design (with column names) and row
-  labels are carried over; a constant column becomes the intercept.
+  labels are carried over; a constant column becomes the intercept. With a
+  formula, a raw validation or query frame (the data's own columns) goes
+  through the model's own design (its dummy coding and transforms), so a
+  frame holding one level of a factor keeps that level's meaning.
 * scikit-learn ``LogisticRegression``: its objective ``C sum_i loss + ||w||^2 / 2``
   divided by ``C n`` is ours with ``l2 = 1 / (2 C n)``. Binary models with the
   L2 penalty, or any model without a penalty. A penalised multinomial model is
@@ -19,7 +22,7 @@ influence values at a point that is not its optimum.
 
 import numpy as np
 
-from ._core.checks import check_nonneg_float
+from ._core.checks import check_matrix, check_nonneg_float
 from .exceptions import InputError
 from .measures.local_influence import LocalInfluence
 from .models.glm import LogisticRegression, SoftmaxRegression
@@ -92,7 +95,31 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
     labels = getattr(getattr(model, "data", None), "row_labels", None)
     frame = pd.DataFrame(X, columns=[names[j] for j in keep],
                          index=labels if labels is not None else None)
-    return LocalInfluence(ours, frame, y, **influence_kw)
+    inf = LocalInfluence(ours, frame, y, **influence_kw)
+    if getattr(model, "formula", None):
+        inf.design_ = _formula_design(model, [names[j] for j in const])
+    return inf
+
+
+def _formula_design(model, constant):
+    """``design(frame, name)``: a raw frame through the formula's own coding, constant dropped."""
+    spec = getattr(model, "model_spec", None) or getattr(model.data, "model_spec", None)
+
+    def design(frame, name):
+        try:
+            from statsmodels.formula._manager import FormulaManager  # statsmodels >= 0.15
+            M = FormulaManager().get_matrices(spec, frame, pandas=True, prediction=True)
+        except ImportError:
+            import patsy  # older statsmodels
+            M = patsy.build_design_matrices([model.data.design_info], frame, return_type="dataframe")[0]
+        except Exception as exc:
+            raise InputError(f"{name}: the model's formula cannot be applied to it: "
+                             f"{' '.join(str(exc).split())[:300]}") from None
+        if len(M) != len(frame):
+            raise InputError(f"{name}: the formula dropped {len(frame) - len(M)} of its rows (missing "
+                             "values); drop or fill them first, so that rows and labels stay aligned")
+        return M.drop(columns=constant)
+    return design
 
 
 def from_sklearn(estimator, X, y, rtol=1e-3, **influence_kw):
@@ -121,7 +148,7 @@ def from_sklearn(estimator, X, y, rtol=1e-3, **influence_kw):
     if type(estimator).__name__ != "LogisticRegression" or not hasattr(estimator, "coef_"):
         raise InputError("from_sklearn needs a fitted sklearn.linear_model.LogisticRegression")
     X_in = X
-    X = np.asarray(X, dtype=float)
+    X = check_matrix(X, "X", n_features=getattr(estimator, "n_features_in_", None))
     classes = np.asarray(estimator.classes_)
     y_arr = np.asarray(y)
     if not np.all(np.isin(y_arr, classes)):

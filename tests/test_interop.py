@@ -56,3 +56,23 @@ def test_sklearn_C_is_l2_over_2Cn():
     assert np.allclose(inf.model.predict_proba(X3), est.predict_proba(X3), atol=1e-6)
     with pytest.raises(li.InputError, match="cannot reproduce"):
         li.from_sklearn(SkLogistic(C=1.0).fit(X, y), X[::-1] * 2, y)
+
+
+def test_statsmodels_formula_model_takes_the_raw_validation_frame():
+    """The model's own design (dummy coding, transforms) is applied to a raw frame."""
+    rng = np.random.default_rng(5)
+    n = 200
+    df = pd.DataFrame({"sex": rng.choice(["f", "m"], n), "bmi": rng.normal(25, 4, n)})
+    df["y"] = (rng.random(n) < 1 / (1 + np.exp(-0.15 * (df.bmi - 25) - 0.5 * (df.sex == "m")))).astype(int)
+    res = smf.logit("y ~ C(sex) + np.log(bmi)", data=df).fit(disp=0, tol=1e-12, maxiter=100)
+    inf = li.from_statsmodels(res)
+    val = pd.DataFrame({"bmi": rng.normal(25, 4, 30), "sex": "m"})  # one level only, columns reordered
+    yv = rng.integers(0, 2, 30)
+    by_hand = pd.DataFrame({"C(sex)[T.m]": 1.0, "np.log(bmi)": np.log(val.bmi)})
+    np.testing.assert_allclose(np.asarray(inf.fi_util(val, yv)), np.asarray(inf.fi_util(by_hand, yv)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(inf.model.predict_proba(by_hand)[:, 1], res.predict(val), rtol=1e-6)
+    with pytest.raises(li.InputError, match="bmi"):
+        inf.fi_util(val.drop(columns="bmi"), yv)
+    with pytest.raises(li.InputError, match="rows"):
+        inf.fi_util(val.assign(bmi=val.bmi.where(val.index > 2)), yv)  # NaN rows would be dropped

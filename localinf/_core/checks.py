@@ -14,7 +14,7 @@ def _short(values, k=5):
     return text + (f", ... ({len(values)} in all)" if len(values) > k else "")
 
 
-def align_columns(X, name, feature_names):
+def align_columns(X, name, feature_names, design=None):
     """A DataFrame's columns in the training order; other inputs unchanged.
 
     Parameters
@@ -24,6 +24,10 @@ def align_columns(X, name, feature_names):
         The argument's name, for the error message.
     feature_names : list of str or None
         The training columns; None when the model was fitted without names.
+    design : callable, optional
+        ``design(frame, name) -> DataFrame`` with the training columns: the
+        model's own design (a statsmodels formula), applied to a raw frame that
+        does not already hold the training columns.
 
     Returns
     -------
@@ -38,6 +42,9 @@ def align_columns(X, name, feature_names):
     cols = getattr(X, "columns", None)
     if cols is None or feature_names is None:
         return X
+    if design is not None and not set(feature_names) <= {str(c) for c in cols}:
+        X = design(X, name)
+        cols = X.columns
     have = [str(c) for c in cols]
     if len(set(have)) < len(have):
         dup = sorted({c for c in have if have.count(c) > 1})
@@ -54,6 +61,22 @@ def align_columns(X, name, feature_names):
     return X.iloc[:, [position[c] for c in feature_names]]
 
 
+def row_labels(X):
+    """The row labels of a pandas DataFrame or Series, None for other input (a list's
+    ``index`` method is not row labels).
+
+    Parameters
+    ----------
+    X : object
+
+    Returns
+    -------
+    pandas.Index or None
+    """
+    index = getattr(X, "index", None)
+    return None if callable(index) else index
+
+
 def _plain_array(X, name):
     """``X`` as an ndarray, refusing masked, complex and non-numeric input."""
     if np.ma.isMaskedArray(X):
@@ -68,7 +91,10 @@ def _plain_array(X, name):
                     else getattr(dt, "_is_numeric", False)) and str(dt) != "bool":
                 raise InputError(f"{name}: column {str(col)!r} has dtype {dt}, not numbers; "
                                  "encode it first (e.g. pandas.get_dummies)")
-    A = np.asarray(X)
+    try:
+        A = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged lists, sparse matrices in a list, ...
+        raise InputError(f"{name} must be a numeric array; conversion failed: {exc}") from None
     if A.dtype.kind == "c":
         raise InputError(f"{name} is complex; localinf needs real numbers")
     if A.dtype.kind not in "biuf":
@@ -77,7 +103,7 @@ def _plain_array(X, name):
     return A
 
 
-def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None):
+def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None, design=None):
     """Return ``X`` as a C-contiguous float64 array of shape (n, d).
 
     Parameters
@@ -90,6 +116,8 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
     allow_empty : bool, default False
     feature_names : list of str, optional
         The training columns: a DataFrame is aligned to them by name.
+    design : callable, optional
+        The model's own design for a raw frame (see :func:`align_columns`).
 
     Returns
     -------
@@ -101,7 +129,7 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
         Naming ``name`` for 1-D or 3-D input, complex, masked or non-numeric
         values, NaN/inf, mismatched columns, or no rows.
     """
-    A = _plain_array(align_columns(X, name, feature_names), name)
+    A = _plain_array(align_columns(X, name, feature_names, design), name)
     if A.ndim != 2:
         hint = " (reshape a single feature with X.reshape(-1, 1))" if A.ndim == 1 else ""
         raise InputError(f"{name} must be 2-D of shape (n_samples, n_features); got shape {A.shape}{hint}")
@@ -178,7 +206,7 @@ def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     return a, K
 
 
-def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None):
+def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None, design=None):
     """Query or validation data for a fitted model: ``(X (m, d) float64, y (m,) int64)``.
 
     Parameters
@@ -191,13 +219,15 @@ def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None):
         Argument names for the error messages.
     feature_names : list of str, optional
         The training columns: a DataFrame X is aligned to them by name.
+    design : callable, optional
+        The model's own design for a raw frame (see :func:`align_columns`).
 
     Returns
     -------
     X : ndarray (m, d)
     y : ndarray (m,)
     """
-    X = check_matrix(X, xname, n_features=n_features, feature_names=feature_names)
+    X = check_matrix(X, xname, n_features=n_features, feature_names=feature_names, design=design)
     y, _ = check_labels(y, yname, X.shape[0], n_classes=n_classes)
     return X, y
 

@@ -45,7 +45,8 @@ query_curvature, query_curvature_options
     X : ndarray (n, d)
     y : ndarray of int (n,)
     """
-    if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral) or chunk_size < 1):
+    if chunk_size is not None and (not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
+                                   or isinstance(chunk_size, bool)):
         raise InputError(f"chunk_size must be a positive integer; got {chunk_size!r}")
     builder = dict(curvature_options=curvature_options, svd_rank=svd_rank, svd_options=svd_options,
                    query_curvature=query_curvature, query_curvature_options=query_curvature_options)

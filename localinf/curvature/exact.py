@@ -7,6 +7,7 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
+from .._core.checks import check_nonneg_float
 from ..exceptions import SingularHessianError
 from .base import InverseOperator
 
@@ -123,7 +124,7 @@ class DampedInverse(InverseOperator):
     def __init__(self, H, damping=0.0, rtol=1e-12):
         H = np.asarray(H, dtype=np.float64)
         self.hessian = 0.5 * (H + H.T)
-        self.damping = float(damping)
+        self.damping = check_nonneg_float(damping, "damping")
         lam, V = np.linalg.eigh(self.hessian)
         self.eigenvalues = lam
         lam_d = lam + self.damping

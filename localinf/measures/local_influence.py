@@ -21,7 +21,7 @@ import numpy as np
 
 from .._core.budget import check_inverse, check_table
 from .._core.checks import (NonnegativeNumber, align_columns, check_finite_result, check_matrix,
-                            check_nonneg_float, check_query)
+                            check_nonneg_float, check_query, row_labels)
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
 from ..models.classifier import Classifier
@@ -115,7 +115,10 @@ class LocalInfluence(Ingredients):
     index_ : pandas.Index or None
         Row labels of a DataFrame X (per-row results carry them).
     feature_names_ : list of str or None
-        Column names of a DataFrame X.
+        The model's training columns (``feature_names_in_``) or those of a
+        DataFrame X: every DataFrame given later is aligned to them by name.
+    design_ : callable or None
+        A raw frame's design (a statsmodels formula model's own coding).
     H_inv_ : LinearOperator (p, p)
         Inverse Hessian of R at theta_hat (``H_inv_.hessian`` is H itself
         for the exact curvature, None for matrix-free ones).
@@ -142,13 +145,14 @@ class LocalInfluence(Ingredients):
             query_curvature=query_curvature, query_curvature_options=query_curvature_options)
         b = self.backend_
         self.model = model
-        self.index_ = getattr(X_in, "index", None)  # row labels of a DataFrame X
+        self.index_ = row_labels(X_in)  # row labels of a DataFrame X
         cols = getattr(X_in, "columns", None)
         self.feature_names_ = model_names or ([str(c) for c in cols] if cols is not None else None)
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv
         self.H_inv_query_ = b.H_inv_query
+        self.design_ = None  # from_statsmodels sets a formula model's own design
         self._cache = {}
 
     def _state(self):
@@ -181,7 +185,7 @@ class LocalInfluence(Ingredients):
         return self.backend_.rows(self.X_[rows], self.y_[rows])
 
     def _query(self, X, y, name="X_query", yname="y_query"):
-        return check_query(X, y, self.d_, self.K_, name, yname, feature_names=self.feature_names_)
+        return check_query(X, y, self.d_, self.K_, name, yname, self.feature_names_, self.design_)
 
     def _solved(self, X, y):
         """``H^{-1} grad_theta L(z'_q)`` (p, m) for query rows, with the query-side operator."""
@@ -246,7 +250,7 @@ class LocalInfluence(Ingredients):
         Xq, yq = self._query(X_query, y_query)
         check_table("fi", self.n_, Xq.shape[0], self.p_)
         values = self._fi_from_w(self._solved(Xq, yq))
-        check_finite_result(values.T, "fi of query row", labels=getattr(X_query, "index", None))
+        check_finite_result(values.T, "fi of query row", labels=row_labels(X_query))
         return self._per_row(values, "fi")
 
     def against(self, X_val, y_val):
@@ -312,8 +316,8 @@ class LocalInfluence(Ingredients):
             Non-negative; larger means the pool point's prediction is more
             sensitive to perturbations of the training data (label it first).
         """
-        pool_index = getattr(X_pool, "index", None)
-        Xp = check_matrix(X_pool, "X_pool", n_features=self.d_, feature_names=self.feature_names_)
+        pool_index = row_labels(X_pool)
+        Xp = check_matrix(X_pool, "X_pool", self.d_, feature_names=self.feature_names_, design=self.design_)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self._solved(Xp, yp)
         # Each block of pool columns needs all n FI values at once (percentiles);
@@ -379,7 +383,7 @@ class LocalInfluence(Ingredients):
         out = np.empty((self.n_, Xt.shape[0]))
         for sl in self._chunks():
             out[sl] = -(self._rows(sl).loss_grad @ W)
-        check_finite_result(out.T, "influence on test row", labels=getattr(X_test, "index", None))
+        check_finite_result(out.T, "influence on test row", labels=row_labels(X_test))
         return self._per_row(out, "influence")
 
     def self_influence(self):

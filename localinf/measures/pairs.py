@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._core.checks import check_positive_int
 from .._core.chunks import row_chunks
 from ..exceptions import InputError
 from ..models.multinomial import covariance
@@ -35,6 +36,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
         Their FI values.
     """
     n, d, K, p = inf.n_, inf.d_, inf.K_, inf.p_
+    max_pairs = check_positive_int(max_pairs, "max_pairs")
     if n * (n - 1) // 2 > max_pairs:
         raise InputError(f"fi_paired needs n (n - 1) / 2 <= max_pairs = {max_pairs} pairs; got n = {n}")
     Xv, yv = inf._query(X_val, y_val, "X_val", "y_val")

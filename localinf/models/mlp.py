@@ -12,6 +12,7 @@ import numpy as np
 from autograd import grad
 from autograd.misc import flatten
 
+from .._core.checks import check_seed
 from ..exceptions import InputError
 from .autograd_model import AutogradModel, log_softmax
 
@@ -69,7 +70,7 @@ def init_mlp(sizes, seed=0):
     list of (ndarray (a, b), ndarray (b,))
         ``(W, b)`` per layer.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return [(rng.normal(size=(a, b)) * np.sqrt(2.0 / (a + b)), np.zeros(b))
             for a, b in zip(sizes[:-1], sizes[1:])]
 

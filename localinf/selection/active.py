@@ -32,9 +32,10 @@ import time
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix, check_positive_int
+from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
 from ..exceptions import InputError
 from ..measures.local_influence import LocalInfluence
+from ..models.classifier import Classifier
 from . import checkpoint as checkpoints
 from .forest import forest_fill
 from .keywords import checked_keywords
@@ -68,7 +69,11 @@ def acquisition_scores(strategy, model, X_lab, y_lab, X_pool, *, X_val=None, y_v
     ndarray (m,)
         The pool point with the highest score is labeled first.
     """
+    names = model._names() if isinstance(model, Classifier) else None
+    X_pool = check_matrix(X_pool, "X_pool", getattr(model, "n_features_in_", None), feature_names=names)
     m = X_pool.shape[0]
+    seed = check_seed(seed)
+    n_samples = check_positive_int(n_samples, "n_samples")
     kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
     if strategy == "random":
         return np.random.default_rng(seed).random(m)

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from .._core.checks import check_matrix
+from .._core.checks import check_fraction, check_matrix, check_positive_int, check_seed
 from ..exceptions import InputError
 from ..measures.local_influence import LocalInfluence
 from .forest import forest_fill
@@ -40,11 +40,11 @@ def approximate_fi_util(model, X, y, X_val, y_val, *, alpha=0.2, seed=0, n_estim
         ``seconds_forest``.
     """
     kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
-    if not 0 < alpha <= 1:
-        raise InputError(f"alpha must be in (0, 1]; got {alpha!r}")
+    alpha = check_fraction(alpha, "alpha", high_open=False)
+    n_estimators = check_positive_int(n_estimators, "n_estimators")
     X = check_matrix(X, "X")
     n = X.shape[0]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     rows = np.flatnonzero(rng.random(n) < alpha)
     if rows.size < 2:
         rows = np.sort(rng.choice(n, size=min(n, 2), replace=False))

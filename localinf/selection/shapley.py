@@ -3,7 +3,7 @@
 import numpy as np
 from tqdm import tqdm
 
-from .._core.checks import check_positive_int
+from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
 from ..exceptions import LocalInfluenceError
 
 
@@ -53,7 +53,9 @@ def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01,
     ndarray (n,)
         Higher means adding the row raised the validation accuracy more, on average.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
+    X = check_matrix(X, "X")
+    y, _ = check_labels(y, "y", X.shape[0])
     n = len(y)
     K = int(np.max(y)) + 1
     full = accuracy(fit(X, y), X_val, y_val)
