@@ -84,11 +84,10 @@ def _plain_array(X, name):
             raise InputError(f"{name} is a masked array with masked entries; drop or fill them "
                              "first (localinf does not skip masked values)")
         X = np.ma.getdata(X)
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and hasattr(dtypes, "items"):  # a DataFrame: name the bad column
-        for col, dt in dtypes.items():
-            if not (np.issubdtype(np.dtype(dt), np.number) if isinstance(dt, np.dtype)
-                    else getattr(dt, "_is_numeric", False)) and str(dt) != "bool":
+    if getattr(X, "columns", None) is not None:  # a DataFrame: name the bad column
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype  # pandas is loaded already
+        for col, dt in X.dtypes.items():
+            if not (is_numeric_dtype(dt) or is_bool_dtype(dt)):
                 raise InputError(f"{name}: column {str(col)!r} has dtype {dt}, not numbers; "
                                  "encode it first (e.g. pandas.get_dummies)")
     try:
@@ -170,8 +169,9 @@ def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     y : ndarray of int64 (n,)
     K : int
     """
-    if np.asarray(y).dtype.kind in "OUSV":
-        raise InputError(f"{name} must hold integer class labels 0..K-1; got dtype {np.asarray(y).dtype} "
+    kind = np.asarray(y).dtype
+    if kind.kind in "OUSV":
+        raise InputError(f"{name} must hold integer class labels 0..K-1; got dtype {kind} "
                          "(encode categories first, e.g. with pandas.factorize)")
     a = _plain_array(y, name)
     if a.ndim == 2 and a.shape[1] == 1:

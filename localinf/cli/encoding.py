@@ -184,7 +184,8 @@ class Encoder:
             raise UsageError(f"{what}: missing values in column(s) {', '.join(map(repr, bad[:5]))}; "
                              "pass --dropna to drop those rows")
         y_raw = frame[self.target].to_numpy()
-        unseen = [v for v in pd.unique(y_raw) if v not in set(self.levels_)]
+        known = set(self.levels_)
+        unseen = [v for v in pd.unique(y_raw) if v not in known]
         if unseen:
             raise UsageError(f"{what}: target value(s) {', '.join(map(repr, unseen[:5]))} are absent "
                              "from the training data")
