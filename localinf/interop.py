@@ -63,9 +63,13 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
         fam = type(model.family).__name__
         if fam != "Binomial":
             raise InputError(f"only binomial GLMs are supported; got family {fam}")
-        if getattr(model, "freq_weights", None) is not None and np.any(np.asarray(model.freq_weights) != 1) \
-                or getattr(model, "offset", None) is not None:
-            raise InputError("GLMs with weights or offsets are not supported")
+        weighted = [w for w in ("freq_weights", "var_weights", "n_trials")
+                    if getattr(model, w, None) is not None and np.any(np.asarray(getattr(model, w)) != 1)]
+        if weighted or getattr(model, "offset", None) is not None:
+            raise InputError(
+                f"GLMs with weights, binomial counts or offsets are not supported "
+                f"({', '.join(weighted) or 'offset'}): influence here is per 0/1 observation; "
+                "give one row per trial with a 0/1 response")
     elif kind not in ("Logit", "MNLogit"):
         raise InputError(f"from_statsmodels supports Logit, MNLogit and binomial GLM results; got {kind}")
     if hasattr(result, "regularized") or type(result).__name__.startswith("L1"):
@@ -77,7 +81,10 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
     if len(const) > 1:
         raise InputError("the design has more than one constant column")
     keep = [j for j in range(exog.shape[1]) if j not in const]
-    X = exog[:, keep]
+    labels = getattr(getattr(model, "data", None), "row_labels", None)
+    # fitted on the named frame, so the model itself aligns later frames by name
+    X = pd.DataFrame(exog[:, keep], columns=[names[j] for j in keep],
+                     index=labels if labels is not None else None)
     if kind == "MNLogit":
         y = endog.astype(int) if endog.ndim == 1 else np.argmax(endog, axis=1)
         ours = SoftmaxRegression(fit_intercept=bool(const)).fit(X, y)
@@ -92,10 +99,7 @@ def from_statsmodels(result, rtol=1e-5, **influence_kw):
         p = np.asarray(result.params)
         theirs = np.r_[p[keep], p[const]] if const else p[keep]
     _compare(ours.theta_, theirs, rtol, f"statsmodels {kind}")
-    labels = getattr(getattr(model, "data", None), "row_labels", None)
-    frame = pd.DataFrame(X, columns=[names[j] for j in keep],
-                         index=labels if labels is not None else None)
-    inf = LocalInfluence(ours, frame, y, **influence_kw)
+    inf = LocalInfluence(ours, X, y, **influence_kw)
     if getattr(model, "formula", None):
         inf.design_ = _formula_design(model, [names[j] for j in const])
     return inf

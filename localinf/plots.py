@@ -9,6 +9,7 @@
 
 import numpy as np
 
+from ._core.checks import check_labels, check_matrix
 from .exceptions import InputError
 
 
@@ -21,6 +22,14 @@ def _plt():
 def _axes(ax, size):
     """``(figure, axes)``: those of ``ax``, or a new figure of ``size`` inches."""
     return (ax.figure, ax) if ax is not None else _plt().subplots(figsize=size)
+
+
+def _frame_with(frame, columns, what):
+    """InputError unless ``frame`` is a DataFrame holding ``columns``."""
+    missing = [c for c in columns if c not in getattr(frame, "columns", ())]
+    if missing or not hasattr(frame, "sort_index"):
+        raise InputError(f"frame must be the DataFrame {what} returns; missing columns {missing}")
+    return frame
 
 
 def plot_index(frame, ax=None, title="Index plot"):
@@ -40,8 +49,8 @@ def plot_index(frame, ax=None, title="Index plot"):
     -------
     matplotlib Figure
     """
+    t = _frame_with(frame, ["fi_util", "flagged"], "summary_frame").sort_index()
     fig, ax = _axes(ax, (6, 4))
-    t = frame.sort_index()
     numeric = t.index.inferred_type in ("integer", "floating", "mixed-integer-float")
     pos = t.index.to_numpy(dtype=float) if numeric else np.arange(len(t))
     flagged = t["flagged"].to_numpy()
@@ -70,6 +79,7 @@ def plot_fi_leverage(frame, ax=None):
     -------
     matplotlib Figure
     """
+    _frame_with(frame, ["fi_util", "leverage", "flagged"], "summary_frame")
     fig, ax = _axes(ax, (5, 4))
     ax.scatter(frame["leverage"], frame["fi_util"], s=8,
                c=np.where(frame["flagged"], "C3", "C0"))
@@ -92,6 +102,10 @@ def plot_trimming_curve(table, ax=None):
     -------
     matplotlib Figure
     """
+    _frame_with(table, ["budget", "method", "accuracy"], "trimming_curve")
+    accuracy = np.asarray(table["accuracy"], dtype=object)
+    if not any(isinstance(a, (int, float)) and np.isfinite(a) for a in accuracy):
+        raise InputError("table has no row with a finite accuracy: nothing to plot")
     fig, ax = _axes(ax, (6, 4))
     mean = table.groupby(["budget", "method"]).accuracy.mean().unstack()
     for m in mean.columns:
@@ -121,9 +135,15 @@ def plot_2d(fit, X, y, removed, ax=None, title=None):
     -------
     matplotlib Figure
     """
-    X = np.asarray(X, dtype=float)
+    X = check_matrix(X, "X")
     if X.shape[1] != 2:
         raise InputError("plot_2d needs exactly two features")
+    y, _ = check_labels(y, "y", X.shape[0])
+    removed = np.asarray(removed)
+    removed = removed if removed.size else np.zeros(0, dtype=int)
+    if removed.dtype.kind not in "iu" or removed.ndim != 1 or \
+            (removed.size and not (0 <= removed.min() and removed.max() < len(y))):
+        raise InputError(f"removed must be row indices in 0..{len(y) - 1}")
     fig, ax = _axes(ax, (5, 5))
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=10, alpha=0.5)
     ax.scatter(X[removed, 0], X[removed, 1], facecolors="none", edgecolors="k", s=60, label="removed")

@@ -268,7 +268,7 @@ def test_json_keeps_every_digit_and_writes_null(tmp_path, capsys):
     code, out, err = _run(["--out", str(tmp_path / "o"), "--json", "--top", "50"], capsys)
     assert code == 0, err
     payload = json.loads(out, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
-    table = pd.read_csv(tmp_path / "o" / "influence.csv", index_col="row", float_precision="round_trip")
+    table = pd.read_csv(tmp_path / "o" / "influence.csv", index_col="row")
     for rec in payload["top"]:
         assert rec["fi_util"] == table.loc[rec["row"], "fi_util"]
     assert all(rec["fi_util"] != 0.0 for rec in payload["top"])
@@ -291,3 +291,13 @@ def test_index_plot_uses_the_row_labels():
     ax = li.plot_index(frame).axes[0]
     xs = sorted(x for seg in ax.collections[0].get_segments() for x in {seg[0][0]})
     assert xs == [7, 10, 42]
+
+
+def test_in_sample_warning_is_printed_even_with_quiet(files, capsys):
+    # --quiet silences notes and the table, not a warning that the numbers are round-off
+    tmp_path, tp, vp, train, val = files
+    argv = ["diagnose", str(tp), "--target", "outcome", "--val-file", str(tp), "--quiet",
+            "--out", str(tmp_path / "q")]
+    code, out, err = _run(argv, capsys)
+    assert code == 0 and out == ""
+    assert "localinf: warning:" in err and "in-sample" in err

@@ -134,7 +134,7 @@ def test_flat_risk_far_from_minimiser_is_refused(K):
     X, y, _, _ = separable(K)
     l2 = 1e-14
     model = estimator(K, 1e-2).fit(X, y)
-    model.l2 = l2
+    model.l2 = model.l2_ = l2  # a fit at l2 that stopped at 0.8 theta*
     model.theta_ = 0.8 * reference_minimiser(X, y, K, l2)
     _, g, H, _ = _parts(X, y, model.theta_, K, l2)
     assert np.max(np.abs(g)) <= 1e-8  # the gradient check alone would pass

@@ -1,10 +1,11 @@
 """Input validation at the public boundary (private helpers)."""
 
-import numbers
-
 import numpy as np
 
 from ..exceptions import InputError, NumericalError
+from .scalars import (SEED_MAX, NonnegativeNumber, check_bool, check_choice,  # noqa: F401
+                      check_fraction, check_index, check_nonneg_float, check_positive_int,
+                      check_seed)
 
 
 def _short(values, k=5):
@@ -12,6 +13,11 @@ def _short(values, k=5):
     values = list(values)
     text = ", ".join(map(repr, values[:k]))
     return text + (f", ... ({len(values)} in all)" if len(values) > k else "")
+
+
+# ``feature_names`` of data fitted without column names: a DataFrame cannot be matched to
+# them, and is refused rather than read by position.
+UNNAMED = ()
 
 
 def align_columns(X, name, feature_names, design=None):
@@ -22,8 +28,10 @@ def align_columns(X, name, feature_names, design=None):
     X : array_like or pandas.DataFrame
     name : str
         The argument's name, for the error message.
-    feature_names : list of str or None
-        The training columns; None when the model was fitted without names.
+    feature_names : list of str, UNNAMED or None
+        The training columns; ``UNNAMED`` when the model was fitted on an
+        array without names (a DataFrame is then refused: it cannot be
+        matched by name); None for no alignment (training data itself).
     design : callable, optional
         ``design(frame, name) -> DataFrame`` with the training columns: the
         model's own design (a statsmodels formula), applied to a raw frame that
@@ -42,6 +50,12 @@ def align_columns(X, name, feature_names, design=None):
     cols = getattr(X, "columns", None)
     if cols is None or feature_names is None:
         return X
+    if len(feature_names) == 0:
+        if [str(c) for c in cols] == [str(j) for j in range(len(cols))]:
+            return X  # pandas' default labels 0..d-1 name nothing: positions, as for an array
+        raise InputError(f"{name} is a DataFrame, but the model was fitted on an array without "
+                         "column names, so its columns cannot be matched by name: fit on a "
+                         f"DataFrame, or pass {name}.to_numpy() with the columns in the training order")
     if design is not None and not set(feature_names) <= {str(c) for c in cols}:
         X = design(X, name)
         cols = X.columns
@@ -61,6 +75,21 @@ def align_columns(X, name, feature_names, design=None):
     return X.iloc[:, [position[c] for c in feature_names]]
 
 
+def column_names(X):
+    """The column names of a pandas DataFrame as strings, None for other input.
+
+    Parameters
+    ----------
+    X : object
+
+    Returns
+    -------
+    list of str or None
+    """
+    cols = getattr(X, "columns", None)
+    return None if cols is None else [str(c) for c in cols]
+
+
 def row_labels(X):
     """The row labels of a pandas DataFrame or Series, None for other input (a list's
     ``index`` method is not row labels).
@@ -77,7 +106,7 @@ def row_labels(X):
     return None if callable(index) else index
 
 
-def _plain_array(X, name):
+def plain_array(X, name):
     """``X`` as an ndarray, refusing masked, complex and non-numeric input."""
     if np.ma.isMaskedArray(X):
         if np.ma.getmaskarray(X).any():
@@ -128,7 +157,7 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
         Naming ``name`` for 1-D or 3-D input, complex, masked or non-numeric
         values, NaN/inf, mismatched columns, or no rows.
     """
-    A = _plain_array(align_columns(X, name, feature_names, design), name)
+    A = plain_array(align_columns(X, name, feature_names, design), name)
     if A.ndim != 2:
         hint = " (reshape a single feature with X.reshape(-1, 1))" if A.ndim == 1 else ""
         raise InputError(f"{name} must be 2-D of shape (n_samples, n_features); got shape {A.shape}{hint}")
@@ -143,6 +172,35 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
         bad = np.argwhere(~np.isfinite(A))[0]
         raise InputError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
     return A
+
+
+def check_hessian(H, name="H", sym_rtol=1e-8):
+    """A dense Hessian: a finite, real, square 2-D float64 array with p >= 1, symmetric up to
+    ``sym_rtol`` relative to its largest entry, returned symmetrised ``(H + H^T) / 2``.
+
+    Parameters
+    ----------
+    H : array_like (p, p)
+    name : str, default "H"
+    sym_rtol : float, default 1e-8
+        Largest ``max|H - H^T| / max|H|`` taken as round-off.
+
+    Returns
+    -------
+    ndarray (p, p)
+    """
+    A = plain_array(H, name)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] < 1:
+        raise InputError(f"{name} must be a square (p, p) matrix with p >= 1; got shape {A.shape}")
+    A = A.astype(np.float64)
+    if not np.isfinite(A).all():
+        raise InputError(f"{name} contains NaN or inf")
+    top = np.max(np.abs(A))
+    asym = np.max(np.abs(A - A.T))
+    if asym > sym_rtol * top:
+        raise InputError(f"{name} is not symmetric (max|H - H^T| = {asym:.3g}, max|H| = {top:.3g}); "
+                         "a Hessian is symmetric: check how it was formed")
+    return 0.5 * A + 0.5 * A.T
 
 
 def check_labels(y, name, n_samples, n_classes=None, require_all=False):
@@ -173,7 +231,7 @@ def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     if kind.kind in "OUSV":
         raise InputError(f"{name} must hold integer class labels 0..K-1; got dtype {kind} "
                          "(encode categories first, e.g. with pandas.factorize)")
-    a = _plain_array(y, name)
+    a = plain_array(y, name)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 1:
@@ -232,122 +290,6 @@ def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None, d
     return X, y
 
 
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def check_nonneg_float(value, name):
-    """``float(value)`` if it is a finite number >= 0 (not a bool), else InputError naming ``name``.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-
-    Returns
-    -------
-    float
-    """
-    if not _is_number(value) or not np.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)
-
-
-def check_fraction(value, name, low_open=True, high_open=True):
-    """``float(value)`` if it is a finite number in (0, 1) (ends as requested), else InputError.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-    low_open, high_open : bool, default True
-        Whether 0 and 1 are excluded.
-
-    Returns
-    -------
-    float
-    """
-    ok = _is_number(value) and np.isfinite(value) and \
-        (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
-    if not ok:
-        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise InputError(f"{name} must be a number in {interval}; got {value!r}")
-    return float(value)
-
-
-def check_positive_int(value, name, minimum=1):
-    """``int(value)`` if it is an integer >= ``minimum`` (not a bool), else InputError naming ``name``.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-    minimum : int, default 1
-
-    Returns
-    -------
-    int
-    """
-    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise InputError(f"{name} must be {kind}; got {value!r}")
-    return int(value)
-
-
-def check_seed(value, name="seed"):
-    """A seed for ``numpy.random.default_rng``: an integer >= 0 (not a bool).
-
-    Parameters
-    ----------
-    value : object
-    name : str, default "seed"
-
-    Returns
-    -------
-    int
-    """
-    return check_positive_int(value, name, minimum=0)
-
-
-def check_bool(value, name):
-    """``bool(value)`` if it is a bool (Python or numpy), else InputError naming ``name``.
-
-    Strings such as ``'no'`` are refused rather than read as True.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-
-    Returns
-    -------
-    bool
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
-
-
-def check_index(i, n, name="i"):
-    """Row index ``i`` in ``-n..n-1`` as a non-negative int, else InputError.
-
-    Parameters
-    ----------
-    i : object
-    n : int
-    name : str, default "i"
-
-    Returns
-    -------
-    int
-    """
-    if not isinstance(i, numbers.Integral) or isinstance(i, (bool, np.bool_)):
-        raise InputError(f"{name} must be an integer row index; got {i!r}")
-    if not -n <= i < n:
-        raise InputError(f"{name}={i} is out of range for {n} training rows")
-    return int(i) % n
-
-
 def check_finite_result(values, what, labels=None):
     """Return ``values`` if every entry is finite, else raise NumericalError naming the rows.
 
@@ -395,25 +337,3 @@ def check_minimiser(grad, max_abs_x, grad_rtol):
             f"(max|grad R| = {worst:.2e} > grad_rtol * max(1, max|X|) = {bound:.2e}); influence "
             "formulas assume the exact minimiser, so pass the data the model was fitted on, "
             "refit to a tighter tolerance, or loosen grad_rtol")
-
-
-class NonnegativeNumber:
-    """A class attribute whose every assignment is checked: a finite number >= 0.
-
-    Parameters
-    ----------
-    doc : str
-        What the number is (the attribute's docstring).
-    """
-
-    def __init__(self, doc):
-        self.__doc__ = doc
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else obj.__dict__[self.name]
-
-    def __set__(self, obj, value):
-        obj.__dict__[self.name] = check_nonneg_float(value, self.name)

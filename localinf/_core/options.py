@@ -24,14 +24,21 @@ def _real(v):
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _finite(v):
+    try:
+        return math.isfinite(v)
+    except OverflowError:      # a Python int beyond the float range
+        return False
+
+
 def finite_nonneg(v):
     """Requirement text unless ``v`` is a finite real number >= 0."""
-    return None if _real(v) and math.isfinite(v) and v >= 0 else "a finite number >= 0"
+    return None if _real(v) and _finite(v) and v >= 0 else "a finite number >= 0"
 
 
 def finite_positive(v):
     """Requirement text unless ``v`` is a finite real number > 0."""
-    return None if _real(v) and math.isfinite(v) and v > 0 else "a finite number > 0"
+    return None if _real(v) and _finite(v) and v > 0 else "a finite number > 0"
 
 
 def optional_finite_positive(v):

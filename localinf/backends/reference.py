@@ -42,16 +42,16 @@ class ReferenceBackend(Backend):
     """
 
     def __init__(self, model, n, H_inv, chunk_size=None):
-        model._check_fitted()
+        theta = model.checked_theta()
         if not isinstance(H_inv, InverseHessian):
             raise InputError(f"H_inv: the reference backend needs an InverseHessian (the exact "
                              f"H^{{-1}}); got {type(H_inv).__name__}")
         self.model = model
-        self.fit_intercept = bool(model.fit_intercept)
+        self.fit_intercept = bool(model.fit_intercept_)
         d, K = model.n_features_in_, model.n_classes_
         self.q = d + int(self.fit_intercept)
         p = self.q * (K - 1)
-        super().__init__(n, d, p, K, model.theta_, H_inv,
+        super().__init__(n, d, p, K, theta, H_inv,
                          chunk_size=chunk_size or default_chunk(p, K))
         self.W = mn.unpack(self.theta, K, self.q)
         self.B = self.W[:d]  # slopes (d, K-1)
@@ -75,11 +75,11 @@ class ReferenceBackend(Backend):
         -------
         ReferenceBackend
         """
-        model._check_fitted()
-        K, p = model.n_classes_, (X.shape[1] + int(bool(model.fit_intercept))) * (model.n_classes_ - 1)
+        theta = model.checked_theta()
+        K, p = model.n_classes_, (X.shape[1] + int(bool(model.fit_intercept_))) * (model.n_classes_ - 1)
         chunk_size = chunk_size or default_chunk(p, K)
-        _, grad, H, _, max_abs_x = risk_derivatives(X, y, model.theta_, K, bool(model.fit_intercept),
-                                                    float(model.l2), chunk=chunk_size)
+        _, grad, H, _, max_abs_x = risk_derivatives(X, y, theta, K, bool(model.fit_intercept_),
+                                                    float(model.l2_), chunk=chunk_size)
         check_minimiser(grad, max_abs_x, grad_rtol)
         return cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size)
 
@@ -100,7 +100,7 @@ class ReferenceBackend(Backend):
 
     def risk_grad(self, X, y):
         """grad R in closed form, one pass (the protocol: :meth:`Backend.risk_grad`)."""
-        return risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, float(self.model.l2),
+        return risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, float(self.model.l2_),
                                 chunk=self.chunk_size, hessian=False)[1]
 
     def log_proba_at(self, theta, X):

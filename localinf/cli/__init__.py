@@ -18,6 +18,8 @@ are written atomically. Bad input exits with status 2 and one line on stderr.
 import argparse
 import sys
 
+import numpy as np
+
 from ..exceptions import LocalInfluenceError
 from ..validation.report import main as validate_main
 from . import active, diagnose, invariance, trim
@@ -80,7 +82,10 @@ def main(argv=None):
     except SystemExit as exc:  # --help (0) or a one-line argparse error (2)
         return exc.code
     try:
-        return args.run(args)
+        # numpy's floating-point warnings are noise on the terminal: every result is checked
+        # for finiteness and refused with one line (NumericalError) when it is not
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            return args.run(args)
     except (UsageError, LocalInfluenceError) as exc:
         return _fail(exc)
     except OSError as exc:  # writing an output file, reading an input

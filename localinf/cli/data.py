@@ -96,6 +96,21 @@ def note(text, quiet=False):
         print(f"localinf: note: {text}", file=sys.stderr)
 
 
+def warn(text):
+    """A warning on stderr, printed even with ``--quiet``: it says the results may not mean
+    what they seem to (``--quiet`` silences notes and tables, not this).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    None
+    """
+    print(f"localinf: warning: {text}", file=sys.stderr)
+
+
 def encoder(frame, target, args):
     """The training file's :class:`~localinf.cli.encoding.Encoder`, its notes printed.
 

@@ -11,7 +11,7 @@ from ..exceptions import InSampleWarning
 from ..measures.local_influence import LocalInfluence
 from ..models.glm import LogisticRegression, SoftmaxRegression
 from ..plots import _plt, plot_fi_leverage, plot_index
-from .data import encoder, note, read, standardize
+from .data import encoder, read, standardize, warn
 from .errors import UsageError
 from .options import add_data, add_fit, add_report, add_split, add_standardize, nonneg_int, share_or_count
 from .output import prepare_out, records, to_json
@@ -74,7 +74,7 @@ def run(args):
         warnings.simplefilter("always", InSampleWarning)
         table = inf.summary_frame(Xv, yv, flag_top=args.flag).sort_values("rank")
     for w in caught:
-        note(str(w.message), args.quiet)
+        warn(str(w.message))
     table.insert(0, "label", pd.Series(levels[ytr], index=Xtr.index).loc[table.index].to_numpy())
     csv_path = os.path.join(args.out, "influence.csv")
     png_path = os.path.join(args.out, "influence.png")

@@ -80,5 +80,5 @@ def add_report(p, out=True):
     """``--out`` (when files are written), ``--quiet`` and ``--json``."""
     if out:
         p.add_argument("--out", default="localinf-output", help="output folder (default localinf-output)")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors and warnings about the results")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")

@@ -12,6 +12,8 @@ from typing import Protocol
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from ..exceptions import InputError, NumericalError
+
 
 class InverseOperator(LinearOperator):
     """A symmetric (p, p) operator standing for ``H^{-1}`` (or an approximation of it).
@@ -38,6 +40,28 @@ class InverseOperator(LinearOperator):
 
     def _adjoint(self):
         return self
+
+    def matvec(self, x):
+        """``H^{-1} x`` for x (p,) or (p, 1); NumericalError when the product is not finite."""
+        if np.shape(x) not in ((self.shape[0],), (self.shape[0], 1)):
+            raise InputError(f"x must have shape ({self.shape[0]},) or ({self.shape[0]}, 1); "
+                             f"got {np.shape(x)}")
+        return _finite_product(super().matvec(x))
+
+    def matmat(self, X):
+        """``H^{-1} X`` for X (p, k); NumericalError when the product is not finite."""
+        if np.ndim(X) != 2 or np.shape(X)[0] != self.shape[0]:
+            raise InputError(f"X must have shape ({self.shape[0]}, k); got {np.shape(X)}")
+        return _finite_product(super().matmat(X))
+
+
+def _finite_product(out):
+    if not np.isfinite(out).all():
+        raise NumericalError(
+            "a product with the inverse Hessian is not finite: H (plus damping) is singular or "
+            "so badly scaled that its inverse leaves the float range, or the right-hand side "
+            "overflows; add damping, or rescale the features")
+    return out
 
 
 class AsInverse(InverseOperator):

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
-from .._core.checks import check_nonneg_float
+from .._core.checks import check_hessian, check_nonneg_float
 from ..exceptions import SingularHessianError
 from .base import InverseOperator
 
@@ -54,8 +54,8 @@ class InverseHessian(InverseOperator):
     _EXACT_EIG_MAX_P = 2000
 
     def __init__(self, H, rtol=1e-12):
-        H = np.asarray(H, dtype=np.float64)
-        self.hessian = 0.5 * (H + H.T)
+        self.hessian = check_hessian(H)
+        rtol = check_nonneg_float(rtol, "rtol")
         p = self.hessian.shape[0]
         self._eigenvalues = None
         try:
@@ -122,9 +122,9 @@ class DampedInverse(InverseOperator):
     """
 
     def __init__(self, H, damping=0.0, rtol=1e-12):
-        H = np.asarray(H, dtype=np.float64)
-        self.hessian = 0.5 * (H + H.T)
+        self.hessian = check_hessian(H)
         self.damping = check_nonneg_float(damping, "damping")
+        rtol = check_nonneg_float(rtol, "rtol")
         lam, V = np.linalg.eigh(self.hessian)
         self.eigenvalues = lam
         lam_d = lam + self.damping
@@ -167,12 +167,13 @@ def inverse_of_dense(H, damping=0.0, rtol=1e-12):
     -------
     InverseHessian or DampedInverse
     """
-    if damping == 0.0:
+    H = check_hessian(H)
+    if check_nonneg_float(damping, "damping") == 0.0:
         try:
             return InverseHessian(H, rtol=rtol)
         except SingularHessianError:
             pass
-    lam = np.linalg.eigvalsh(0.5 * (H + H.T))
+    lam = np.linalg.eigvalsh(H)
     if lam[0] <= 0:
         warnings.warn(
             f"the Hessian at theta_hat is not positive definite (eigenvalues {lam[0]:.3e} .. "

@@ -1,9 +1,8 @@
 """Aggregation of FI over the labeled set for FI_active (eq. 4.1's g)."""
 
-import numbers
-
 import numpy as np
 
+from .._core.checks import check_choice, check_fraction
 from ..exceptions import InputError
 
 AGGREGATIONS = ("trimmed_mean", "mean", "median", "quantile")
@@ -29,14 +28,14 @@ def aggregate(values, how="trimmed_mean", q=None, axis=0):
     -------
     ndarray (m,)
     """
+    check_choice(how, "agg", AGGREGATIONS)
     values = np.asarray(values, dtype=np.float64)
     if how == "mean":
         return values.mean(axis=axis)
     if how == "median":
         return np.median(values, axis=axis)
     if how == "quantile":
-        if not isinstance(q, numbers.Real) or not 0.0 <= q <= 1.0:
-            raise InputError(f"q must be a number in [0, 1] for agg='quantile'; got {q!r}")
+        q = check_fraction(q, "q", low_open=False, high_open=False)  # agg='quantile' needs it
         return np.quantile(values, q, axis=axis)
     if how == "trimmed_mean":
         lo, hi = np.percentile(values, [10.0, 90.0], axis=axis, keepdims=True)

@@ -191,7 +191,11 @@ class ValidationInfluence:
         rank = np.empty(inf.n_, dtype=np.int64)
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
         top = _flag_count(flag_top, inf.n_)
-        idx = index if index is not None else inf.index_
+        idx = inf.index_
+        if index is not None:
+            idx = pd.Index(index)
+            if len(idx) != inf.n_:
+                raise InputError(f"index has {len(idx)} labels for {inf.n_} training rows")
         return pd.DataFrame({"fi_util": fi, "iv": np.asarray(self.influence_value()),
                              "self_influence": np.asarray(inf.self_influence()),
                              "cook": np.asarray(inf.cook_local_influence()),
@@ -202,8 +206,8 @@ class ValidationInfluence:
 
 def _flag_count(flag_top, n):
     """Rows to flag: an int in 0..n is a count, a float in [0, 1) a share (at least one row if > 0)."""
-    if isinstance(flag_top, (bool, np.bool_)) or not isinstance(flag_top, numbers.Real) \
-            or not np.isfinite(flag_top):
+    if isinstance(flag_top, (bool, np.bool_)) or not isinstance(flag_top, numbers.Real) or \
+            (not isinstance(flag_top, numbers.Integral) and not np.isfinite(float(flag_top))):
         raise InputError(f"flag_top must be a share in [0, 1) or a count in 0..{n}; got {flag_top!r}")
     if isinstance(flag_top, numbers.Integral):
         if not 0 <= flag_top <= n:

@@ -28,6 +28,7 @@ import numbers
 
 import numpy as np
 
+from .._core.checks import check_choice
 from ..exceptions import InputError
 
 PERTURBATIONS = ("case-weight", "response", "covariate")
@@ -46,7 +47,8 @@ def _delta_chunks(li, perturbation, covariate):
             A = li._rows(sl).logp_grad  # grad_theta eta = a_i1 - a_i0
             yield sl, s_y * (A[:, 1] - A[:, 0])
     else:
-        if not isinstance(covariate, numbers.Integral) or not 0 <= covariate < li.d_:
+        if not isinstance(covariate, numbers.Integral) or isinstance(covariate, (bool, np.bool_)) \
+                or not 0 <= covariate < li.d_:
             raise InputError(f"covariate must be a column index in 0..{li.d_ - 1} for "
                              f"perturbation='covariate'; got {covariate!r}")
         s_j = float(np.std(li.X_[:, covariate], ddof=1))
@@ -74,10 +76,8 @@ def cook_local_influence(li, perturbation="case-weight", kind="total", covariate
         the likelihood more; ``"local"`` entries are the absolute components of
         a unit vector (they sum in squares to 1).
     """
-    if perturbation not in PERTURBATIONS:
-        raise InputError(f"perturbation must be one of {PERTURBATIONS}; got {perturbation!r}")
-    if kind not in ("total", "local"):
-        raise InputError(f"kind must be 'total' or 'local'; got {kind!r}")
+    check_choice(perturbation, "perturbation", PERTURBATIONS)
+    check_choice(kind, "kind", ("total", "local"))
     n = li.n_
     H = li.H_inv_.hessian
     if H is None:

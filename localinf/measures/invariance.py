@@ -20,7 +20,7 @@ import numpy as np
 
 from autograd import jacobian
 
-from .._core.checks import check_query
+from .._core.checks import check_finite_result, plain_array
 from ..exceptions import InputError
 from .pinv import eig_of_matrix
 
@@ -74,11 +74,12 @@ class InvarianceResult:
 
 def _jacobian(J, d):
     if callable(J):
-        J = jacobian(J)(np.zeros(d))
-    try:
-        J = np.asarray(J, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError("J must be a (d, d) matrix or a callable R^d -> R^d") from None
+        try:
+            J = jacobian(J)(np.zeros(d))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"J: the callable could not be differentiated at 0 with autograd "
+                             f"(write it with autograd.numpy): {exc}") from None
+    J = plain_array(J, "J").astype(np.float64)
     if J.shape != (d, d):
         raise InputError(f"J must have shape ({d}, {d}); got {J.shape}")
     if not np.isfinite(J).all():
@@ -86,6 +87,12 @@ def _jacobian(J, d):
     if np.linalg.cond(J) > 1e12:
         raise InputError("J is singular (or nearly so); a reparameterisation needs an invertible J")
     return J
+
+
+def _unit_scale(J):
+    """``J / ||J||_2``: a scalar factor cancels from FI exactly, and without it ``J^T G J``
+    leaves the float range for ``||J||`` beyond ~1e150 or below ~1e-150."""
+    return J / np.linalg.norm(J, 2)
 
 
 def _fi_of(G, g, rtol, atol):
@@ -105,16 +112,26 @@ def check_invariance(influence, J, X_query, y_query):
     J : array_like (d, d) or callable
         Invertible matrix, or a diffeomorphism phi of R^d (autograd-traceable)
         whose Jacobian at 0 is used.
-    X_query : array_like (m, d)
+    X_query : array_like or pandas.DataFrame (m, d)
+        A DataFrame is aligned to the training columns by name.
     y_query : array_like (m,)
 
     Returns
     -------
     InvarianceResult
+
+    Notes
+    -----
+    The reparameterised FI is computed with ``J / ||J||_2``. A scalar factor
+    cancels from FI exactly, so this changes nothing in exact arithmetic, and it
+    keeps ``J^T G J`` inside the float range for any finite invertible J; the
+    rank cut-off of the pseudo-inverse (``rtol``, ``atol``) then applies to the
+    normalised metric.
     """
     n, d, p = influence.n_, influence.d_, influence.p_
     J = _jacobian(J, d)
-    Xq, yq = check_query(X_query, y_query, d, influence.K_, "X_query", "y_query")
+    Ju = _unit_scale(J)
+    Xq, yq = influence._query(X_query, y_query, "X_query", "y_query")
     Wq = influence._solved(Xq, yq)  # (p, m)
     m = Xq.shape[0]
     rtol, atol = influence.rtol, influence.atol
@@ -122,18 +139,22 @@ def check_invariance(influence, J, X_query, y_query):
     fi_r = np.empty((n, m))
     resid = np.empty((n, m))
     eye = np.eye(d)[None]
-    for sl in influence._chunks(max(1, (1 << 24) // (8 * d * max(p, m)))):
-        rows = influence._rows(sl)
-        F = rows.metric_factor()
-        G = F @ np.swapaxes(F, 1, 2)  # (r, d, d)
-        Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
-        g = -(Mi @ Wq) / n  # (r, d, m): g_i(z'_q) = D_i^T grad L(z'_q)
-        fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
-        g_in = np.einsum("rdk,rkm->rdm", U, proj * (inv > 0)[:, :, None])
-        gnorm = np.linalg.norm(g, axis=1)
-        resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm,
-                              out=np.zeros_like(gnorm), where=gnorm > 0)
-        fi_r[sl] = _fi_of(J.T @ G @ J, np.einsum("de,rdm->rem", J, g), rtol, atol)[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught by the guards below
+        for sl in influence._chunks(max(1, (1 << 24) // (8 * d * max(p, m)))):
+            rows = influence._rows(sl)
+            F = rows.metric_factor()
+            G = F @ np.swapaxes(F, 1, 2)  # (r, d, d)
+            Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
+            g = -(Mi @ Wq) / n  # (r, d, m): g_i(z'_q) = D_i^T grad L(z'_q)
+            fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
+            g_in = np.einsum("rdk,rkm->rdm", U, proj * (inv > 0)[:, :, None])
+            gnorm = np.linalg.norm(g, axis=1)
+            resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm,
+                                  out=np.zeros_like(gnorm), where=gnorm > 0)
+            fi_r[sl] = _fi_of(Ju.T @ G @ Ju, np.einsum("de,rdm->rem", Ju, g), rtol, atol)[0]
+    check_finite_result(fi, "fi", influence.index_)
+    check_finite_result(fi_r, "fi in the reparameterised coordinates", influence.index_)
+    check_finite_result(resid, "the range residual", influence.index_)
     top = np.maximum(fi, fi_r)
     rel = np.divide(np.abs(fi_r - fi), top, out=np.zeros_like(top), where=top > 0)
     return InvarianceResult(fi=fi, fi_reparam=fi_r, rel_diff=rel, range_residual=resid, J=J)

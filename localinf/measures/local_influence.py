@@ -20,7 +20,7 @@ would change the weight of the indirect term in v_ic (refits confirm 1/n).
 import numpy as np
 
 from .._core.budget import check_inverse, check_table
-from .._core.checks import (NonnegativeNumber, align_columns, check_finite_result, check_matrix,
+from .._core.checks import (UNNAMED, NonnegativeNumber, align_columns, check_finite_result, check_matrix,
                             check_nonneg_float, check_query, row_labels)
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
@@ -133,10 +133,11 @@ class LocalInfluence(Ingredients):
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None):
-        model_names = model._names() if isinstance(model, Classifier) else None
+        # a training frame may name the columns of a model fitted on an array (kept for later)
+        model_names = (model._names() or None) if isinstance(model, Classifier) else None
         X_in = X = align_columns(X, "X", model_names)
         self.rtol, self.atol = rtol, atol
-        check_nonneg_float(grad_rtol, "grad_rtol")
+        grad_rtol = check_nonneg_float(grad_rtol, "grad_rtol")
         if isinstance(curvature, str) and curvature == "exact":
             check_inverse(np.size(getattr(model, "theta_", ())))
         self.backend_, X, y = make_backend(
@@ -147,7 +148,7 @@ class LocalInfluence(Ingredients):
         self.model = model
         self.index_ = row_labels(X_in)  # row labels of a DataFrame X
         cols = getattr(X_in, "columns", None)
-        self.feature_names_ = model_names or ([str(c) for c in cols] if cols is not None else None)
+        self.feature_names_ = model_names or ([str(c) for c in cols] if cols is not None else UNNAMED)
         self.X_, self.y_ = X, y
         self.n_, self.d_, self.p_, self.K_ = b.n, b.d, b.p, b.K
         self.H_inv_ = b.H_inv

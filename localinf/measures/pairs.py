@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._core.checks import check_positive_int
+from .._core.checks import check_finite_result, check_positive_int
 from .._core.chunks import row_chunks
 from ..exceptions import InputError
 from ..models.multinomial import covariance
@@ -39,7 +39,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
     max_pairs = check_positive_int(max_pairs, "max_pairs")
     if n * (n - 1) // 2 > max_pairs:
         raise InputError(f"fi_paired needs n (n - 1) / 2 <= max_pairs = {max_pairs} pairs; got n = {n}")
-    Xv, yv = inf._query(X_val, y_val, "X_val", "y_val")
+    gbar = inf.against(X_val, y_val).gbar_  # aligned, checked, in-sample warning
     rows = inf._rows(slice(0, n))
     A = rows.logp_grad  # (n, K, p)
     Ad = A[:, 1:] - A[:, :1]  # (n, K-1, p)
@@ -47,7 +47,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
     S = covariance(rows.proba)  # (n, K-1, K-1)
     Mt = rows.mixed(np.broadcast_to(np.eye(d), (n, d, d)))  # rows of M_i^T: (n, d, p)
     D = -inf.H_inv_.matmat(Mt.reshape(n * d, p).T).T.reshape(n, d, p).transpose(0, 2, 1) / n
-    gD = np.einsum("p,ipd->id", inf.backend_.mean_loss_grad(Xv, yv), D)  # (n, d): D_i^T gbar
+    gD = np.einsum("p,ipd->id", gbar, D)  # (n, d): D_i^T gbar
     Q = np.einsum("kap,lpd->klad", Ad, D)  # Q[k, l] = Ad_k D_l (K-1, d)
     iu, ju = np.triu_indices(n, k=1)
     fi = np.empty(iu.size)
@@ -61,4 +61,5 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
             G += W @ S[k] @ np.transpose(W, (0, 2, 1))
         lam, U, inv = eig_of_matrix(G, inf.rtol, inf.atol)
         fi[block] = pinv_quadratic(U, inv, g)
+    check_finite_result(fi, "fi of the pair", labels=[f"({a}, {b})" for a, b in zip(iu, ju)])
     return iu, ju, fi

@@ -17,7 +17,8 @@ from autograd import grad, make_jvp, make_vjp
 from autograd.misc import flatten
 from autograd.tracer import getval
 
-from .._core.checks import check_labels, check_matrix, check_nonneg_float
+from .._core.checks import (check_finite_result, check_labels, check_matrix, check_nonneg_float,
+                            plain_array)
 from .._core.chunks import row_chunks
 from ..exceptions import InputError
 from .classifier import Classifier
@@ -97,8 +98,12 @@ class AutogradModel(Classifier):
         if not callable(logits):
             raise InputError("logits must be a callable logits(params, X)")
         self.logits = logits
-        theta, self.unflatten = flatten(params)
-        self.theta_ = np.asarray(theta, dtype=np.float64)
+        try:
+            theta, self.unflatten = flatten(params)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"params must be arrays of real numbers (nested lists, tuples or "
+                             f"dicts of them): {exc}") from None
+        self.theta_ = plain_array(theta, "params").astype(np.float64)
         if not np.isfinite(self.theta_).all():
             raise InputError("params contain NaN or inf")
         if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 2:
@@ -106,9 +111,13 @@ class AutogradModel(Classifier):
         self.n_classes_ = int(n_classes)
         self.l2 = check_nonneg_float(l2, "l2")
         p = self.theta_.size
-        mask = np.ones(p) if penalty_mask is None else np.asarray(penalty_mask, dtype=float)
+        mask = np.ones(p) if penalty_mask is None else \
+            plain_array(penalty_mask, "penalty_mask").astype(np.float64)
         if mask.shape != (p,):
             raise InputError(f"penalty_mask must have shape ({p},); got {mask.shape}")
+        if not (np.isfinite(mask).all() and (mask >= 0).all()):
+            raise InputError("penalty_mask must hold finite weights >= 0 (1 penalises an entry, "
+                             "0 leaves it free)")
         self.penalty_mask = mask
         self.logp_grad_fn = _optional_callable(logp_grad_fn, "logp_grad_fn")
         self.loss_grad_fn = _optional_callable(loss_grad_fn, "loss_grad_fn")
@@ -214,7 +223,14 @@ class AutogradModel(Classifier):
         """
         X = check_matrix(X, "X", n_features=getattr(self, "n_features_in_", None),
                          feature_names=self._names())
-        return np.asarray(self.log_proba_fn(self.theta_, X))
+        try:
+            out = np.asarray(self.log_proba_fn(self.theta_, X), dtype=np.float64)
+        except (TypeError, ValueError) as exc:  # the user's logits refused X (wrong width, ...)
+            raise InputError(f"X of shape {X.shape}: the model's logits failed on it: {exc}") from None
+        if out.shape != (X.shape[0], self.n_classes_):
+            raise InputError(f"X of shape {X.shape}: the model's logits gave log-probabilities of "
+                             f"shape {out.shape}, not ({X.shape[0]}, {self.n_classes_})")
+        return check_finite_result(out, "predict_log_proba")
 
     def risk(self, X, y, theta=None):
         """Penalised empirical risk ``R = mean loss + l2 ||theta[mask]||^2`` on (X, y).

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._core.checks import check_labels
+from .._core.checks import UNNAMED, check_labels
 
 
 class Classifier:
@@ -36,9 +36,10 @@ class Classifier:
             self.feature_names_in_ = np.asarray(names, dtype=object)
 
     def _names(self):
-        """The training column names, against which DataFrame inputs are aligned, or None."""
+        """The training column names, against which DataFrame inputs are aligned, or
+        ``UNNAMED`` when the model was fitted on an array (DataFrames are then refused)."""
         names = getattr(self, "feature_names_in_", None)
-        return None if names is None else list(names)
+        return UNNAMED if names is None else list(names)
 
     def predict_proba(self, X):
         """Class probabilities at the fitted parameters.

@@ -12,10 +12,10 @@ import numpy as np
 from autograd import grad
 from scipy.optimize import minimize
 
-from .._core.checks import (check_bool, check_labels, check_matrix, check_nonneg_float,
+from .._core.checks import (check_bool, check_choice, check_labels, check_matrix, check_nonneg_float,
                             check_positive_int, check_seed)
 from .._core.chunks import row_chunks
-from ..exceptions import InputError, NotConvergedError
+from ..exceptions import InputError, NotConvergedError, NumericalError
 from .mlp import MLP, init_mlp
 from .newton import newton_minimise
 
@@ -33,8 +33,8 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     X : array_like (n, d)
     y : array_like (n,)
         Labels 0..K-1, every class present.
-    hidden : tuple of int
-        Hidden layer widths.
+    hidden : int or tuple of int
+        Hidden layer widths (an int is one hidden layer).
     activation : {"tanh", "softplus", "relu"}
         ReLU networks are only piecewise smooth: weight decay tends to put the
         minimiser on a kink (units switched off exactly), where D_i is not
@@ -89,21 +89,20 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     l2 = check_nonneg_float(l2, "l2")
     tol = check_nonneg_float(tol, "tol")
     learning_rate = check_nonneg_float(learning_rate, "learning_rate")
+    if method == "adam" and learning_rate == 0:
+        raise InputError("learning_rate must be > 0 for method='adam' (0 never moves the parameters)")
     maxiter, epochs, batch_size = (check_positive_int(v, k) for v, k in
                                    ((maxiter, "maxiter"), (epochs, "epochs"), (batch_size, "batch_size")))
     seed = check_seed(seed)
     newton_polish, penalize_bias, finish = (check_bool(v, k) for v, k in (
         (newton_polish, "newton_polish"), (penalize_bias, "penalize_bias"), (finish, "finish")))
     hidden = tuple(check_positive_int(h, "hidden") for h in np.atleast_1d(np.asarray(hidden, dtype=object)))
-    if output not in ("softmax", "sigmoid"):
-        raise InputError(f"output must be 'softmax' or 'sigmoid'; got {output!r}")
+    check_choice(output, "output", ("softmax", "sigmoid"))
     if output == "sigmoid" and K != 2:
         raise InputError("output='sigmoid' needs binary labels 0/1")
-    if method not in ("lbfgs", "adam"):
-        raise InputError(f"method must be 'lbfgs' or 'adam'; got {method!r}")
+    check_choice(method, "method", ("lbfgs", "adam"))
     sizes = (X.shape[1], *hidden, K - 1)
-    params = init_mlp(sizes, seed) if init is None else [(np.array(W, float), np.array(b, float))
-                                                         for W, b in init]
+    params = init_mlp(sizes, seed) if init is None else init  # MLP checks init's shapes
     model = MLP(sizes, activation, params, l2=l2, penalize_bias=penalize_bias)
     model._set_feature_names(names)
     n = X.shape[0]
@@ -112,7 +111,8 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     if method == "adam":
         theta, n_iter = _adam(model, X, y, theta, epochs, batch_size, learning_rate, seed)
         if not finish:
-            return _fitted(model, theta, float(np.max(np.abs(grad(fun)(theta)))), n_iter)
+            return _fitted(model, theta, float(np.max(np.abs(grad(fun)(theta)))), n_iter,
+                           "Adam diverged: lower learning_rate")
     value_grad = lambda th: (float(fun(th)), np.asarray(grad(fun)(th)))
     res = minimize(value_grad, theta, jac=True, method="L-BFGS-B",
                    options=dict(maxiter=maxiter, gtol=tol, ftol=0.0, maxcor=30))
@@ -120,6 +120,8 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     if newton_polish and theta.size <= _POLISH_MAX_P:
         theta = _newton_polish(model, X, y, fun, theta)
     gnorm = float(np.max(np.abs(grad(fun)(theta))))
+    _finite_fit(theta, gnorm, "rescale X (features above ~1e150 overflow the network's risk)"
+                + (", or lower learning_rate" if method == "adam" else ""))
     if gnorm > max(tol, 1e-6):
         hint = "raise maxiter, increase l2, or rescale X"
         if activation == "relu":
@@ -132,8 +134,16 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     return _fitted(model, theta, gnorm, n_iter + int(res.nit))
 
 
-def _fitted(model, theta, gnorm, n_iter):
+def _finite_fit(theta, gnorm, remedy):
+    """NumericalError unless the parameters and the gradient norm are finite."""
+    if not (np.isfinite(theta).all() and np.isfinite(gnorm)):
+        raise NumericalError(f"fit_mlp: the parameters or the risk's gradient are not finite; {remedy}")
+
+
+def _fitted(model, theta, gnorm, n_iter, remedy=None):
     """Record the fitted state (scikit-learn style attributes ending in _)."""
+    if remedy is not None:
+        _finite_fit(theta, gnorm, remedy)
     model.theta_ = np.asarray(theta)
     model.grad_norm_ = gnorm
     model.n_iter_ = n_iter
@@ -152,7 +162,7 @@ def _newton_polish(model, X, y, fun, theta):
     derivatives = lambda th: (float(fun(th)), np.asarray(gfun(th)), lambda: risk.hessian(th))
 
     def solve(H, g):
-        if np.linalg.eigvalsh(0.5 * (H + H.T))[0] <= 0:
+        if not np.isfinite(H).all() or np.linalg.eigvalsh(0.5 * (H + H.T))[0] <= 0:
             return None
         return np.linalg.solve(H, g)
 

@@ -161,6 +161,7 @@ class MultinomialLogit(Classifier):
             self._refuse(X, y, K, fit_intercept, l2, H, dict(
                 it=it, max_iter=max_iter, gmax=gmax, gtol=tol * g0, change=change, step_tol=step_tol))
         self.theta_ = theta
+        self.l2_, self.fit_intercept_ = l2, fit_intercept  # the settings theta_ was fitted with
         self.n_classes_ = K
         self.classes_ = np.arange(K)
         self.n_features_in_ = d
@@ -225,13 +226,27 @@ class MultinomialLogit(Classifier):
 
     @property
     def _q(self):
-        return self.n_features_in_ + int(self.fit_intercept)
+        return self.n_features_in_ + int(self.fit_intercept_)
 
     @property
     def W_(self):
         """Parameter matrix (q, K-1): column k-1 is (coef_k, intercept_k)."""
+        return mn.unpack(self.checked_theta(), self.n_classes_, self._q)
+
+    def checked_theta(self):
+        """``theta_`` after checking it is fitted, finite and of length p = q (K - 1)
+        (parameters set by hand are checked before they are used).
+
+        Returns
+        -------
+        ndarray (p,)
+        """
         self._check_fitted()
-        return mn.unpack(self.theta_, self.n_classes_, self._q)
+        theta, p = np.asarray(self.theta_), self._q * (self.n_classes_ - 1)
+        if theta.shape != (p,) or theta.dtype.kind != "f" or not np.isfinite(theta).all():
+            raise InputError(f"theta_ must be {p} finite floats ((d + intercept) x (K - 1)); got "
+                             f"shape {theta.shape}, dtype {theta.dtype}")
+        return theta
 
     def predict_log_proba(self, X):
         """Log class probabilities, computed stably.
@@ -247,7 +262,7 @@ class MultinomialLogit(Classifier):
         """
         self._check_fitted()
         X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
-        return mn.log_proba(mn.design(X, self.fit_intercept), self.W_)
+        return mn.log_proba(mn.design(X, self.fit_intercept_), self.W_)
 
     def risk(self, X, y):
         """Penalised empirical risk ``R(theta_) = mean loss + l2 ||coef||^2`` on (X, y).
@@ -266,7 +281,7 @@ class MultinomialLogit(Classifier):
         self._check_fitted()
         X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
         y, _ = check_labels(y, "y", X.shape[0], n_classes=self.n_classes_)
-        return risk_value(X, y, self.theta_, self.n_classes_, self.fit_intercept, float(self.l2))
+        return risk_value(X, y, self.checked_theta(), self.n_classes_, self.fit_intercept_, self.l2_)
 
 
 class LogisticRegression(MultinomialLogit):
@@ -300,6 +315,10 @@ class LogisticRegression(MultinomialLogit):
         ``(coef_, intercept_)``, p = d + 1 (or d without intercept).
     converged_, n_iter_, grad_norm_
         Newton diagnostics; ``grad_norm_`` is ``||grad R(theta_)||_2``.
+    l2_, fit_intercept_
+        The settings ``theta_`` was fitted with: predictions, the risk and
+        influence use these, so changing ``l2`` or ``fit_intercept`` after
+        ``fit`` takes effect at the next ``fit`` only.
     """
 
     _binary = True
@@ -310,7 +329,7 @@ class LogisticRegression(MultinomialLogit):
 
     @property
     def intercept_(self):
-        return float(self.W_[-1, 0]) if self.fit_intercept else 0.0
+        return float(self.W_[-1, 0]) if self.fit_intercept_ else 0.0
 
 
 class SoftmaxRegression(MultinomialLogit):
@@ -330,6 +349,6 @@ class SoftmaxRegression(MultinomialLogit):
 
     @property
     def intercept_(self):
-        if not self.fit_intercept:
+        if not self.fit_intercept_:
             return np.zeros(self.n_classes_ - 1)
         return self.W_[-1].copy()

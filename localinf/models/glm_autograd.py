@@ -103,10 +103,10 @@ def from_glm(model):
     if not isinstance(model, MultinomialLogit):
         raise InputError(f"from_glm needs a LogisticRegression or SoftmaxRegression; got "
                          f"{type(model).__name__}")
-    model._check_fitted()
-    d, K, fit_intercept = model.n_features_in_, model.n_classes_, bool(model.fit_intercept)
+    theta = model.checked_theta()
+    d, K, fit_intercept = model.n_features_in_, model.n_classes_, bool(model.fit_intercept_)
     q = d + int(fit_intercept)
-    return AutogradModel(glm_logits(d, K, fit_intercept), model.theta_.copy(), K, l2=float(model.l2),
+    return AutogradModel(glm_logits(d, K, fit_intercept), theta.copy(), K, l2=float(model.l2_),
                          penalty_mask=penalty_mask(K, q, d),
                          logp_grad_fn=_logp_grads(d, K, fit_intercept),
                          loss_grad_fn=_loss_grads(d, K, fit_intercept), linear_in_params=True)

@@ -19,8 +19,15 @@ _CHUNK_BYTES = 1 << 22
 
 
 def default_chunk(p, K):
-    """Rows per chunk for p parameters and K classes (about 4 MiB per (rows, p (K-1)) block)."""
-    return int(max(256, _CHUNK_BYTES // (8 * max(p, 1) * max(K - 1, 1))))
+    """Rows per chunk for p parameters and K classes (about 4 MiB per (rows, p (K-1)) block).
+
+    At least 256 rows while such a block stays within 64 times that size; with
+    many classes (p (K-1) above ~2 million) fewer, down to one row, so that the
+    block and the (rows, K-1, K-1) covariances stay bounded.
+    """
+    per_row = 8 * max(p, 1) * max(K - 1, 1)
+    rows = _CHUNK_BYTES // per_row
+    return int(max(rows, min(256, (64 * _CHUNK_BYTES) // per_row), 1))
 
 
 def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True):

@@ -12,7 +12,7 @@ import numpy as np
 from autograd import grad
 from autograd.misc import flatten
 
-from .._core.checks import check_seed
+from .._core.checks import check_choice, check_positive_int, check_seed, plain_array
 from ..exceptions import InputError
 from .autograd_model import AutogradModel, log_softmax
 
@@ -39,8 +39,7 @@ def mlp_logits(activation="tanh"):
     callable
         ``logits(params, X) -> (m, K)``.
     """
-    if activation not in ACTIVATIONS:
-        raise InputError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+    check_choice(activation, "activation", sorted(ACTIVATIONS))
     act = ACTIVATIONS[activation]
 
     def logits(params, X):
@@ -54,6 +53,27 @@ def mlp_logits(activation="tanh"):
         return anp.concatenate([anp.zeros((out.shape[0], 1)), out], axis=1)
 
     return logits
+
+
+def _layer_sizes(sizes):
+    """``sizes`` as a tuple of at least two positive ints, else InputError."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+        raise InputError(f"sizes must be a sequence of at least two layer sizes (d, ..., out); "
+                         f"got {sizes!r}")
+    return tuple(check_positive_int(v, "sizes") for v in sizes)
+
+
+def _layer_params(params, sizes):
+    """``params`` as ``[(W (a, b), b (b,)), ...]`` float arrays matching ``sizes``."""
+    shapes = [((a, b), (b,)) for a, b in zip(sizes[:-1], sizes[1:])]
+    try:
+        out = [(plain_array(W, "params").astype(np.float64), plain_array(b, "params").astype(np.float64))
+               for W, b in params]
+    except (TypeError, ValueError):
+        out = None
+    if out is None or [(W.shape, b.shape) for W, b in out] != shapes:
+        raise InputError(f"params must be one (W, b) pair per layer with shapes {shapes}")
+    return out
 
 
 def init_mlp(sizes, seed=0):
@@ -70,6 +90,7 @@ def init_mlp(sizes, seed=0):
     list of (ndarray (a, b), ndarray (b,))
         ``(W, b)`` per layer.
     """
+    sizes = _layer_sizes(sizes)
     rng = np.random.default_rng(check_seed(seed))
     return [(rng.normal(size=(a, b)) * np.sqrt(2.0 / (a + b)), np.zeros(b))
             for a, b in zip(sizes[:-1], sizes[1:])]
@@ -100,9 +121,10 @@ class MLP(AutogradModel):
     """
 
     def __init__(self, sizes, activation, params, l2=0.0, penalize_bias=True):
-        self.layer_sizes_ = tuple(int(v) for v in sizes)
-        self.activation_ = activation
+        self.layer_sizes_ = _layer_sizes(sizes)
+        self.activation_ = check_choice(activation, "activation", sorted(ACTIVATIONS))
         self.n_features_in_ = self.layer_sizes_[0]
+        params = _layer_params(params, self.layer_sizes_)
         mask = [(np.ones_like(W), np.full_like(b, float(penalize_bias))) for W, b in params]
         super().__init__(mlp_logits(activation), params, self.layer_sizes_[-1] + 1, l2=l2,
                          penalty_mask=flatten(mask)[0],

@@ -32,11 +32,14 @@ import time
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
+from .._core.budget import check_cost
+from .._core.checks import (check_bool, check_choice, check_fraction, check_labels, check_matrix,
+                            check_positive_int, check_seed)
 from ..exceptions import InputError
 from ..measures.local_influence import LocalInfluence
 from ..models.classifier import Classifier
 from . import checkpoint as checkpoints
+from .data import held_out, refit, training_data
 from .forest import forest_fill
 from .keywords import checked_keywords
 
@@ -75,10 +78,9 @@ def acquisition_scores(strategy, model, X_lab, y_lab, X_pool, *, X_val=None, y_v
     seed = check_seed(seed)
     n_samples = check_positive_int(n_samples, "n_samples")
     kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
+    check_choice(strategy, "strategy", STRATEGIES)
     if strategy == "random":
         return np.random.default_rng(seed).random(m)
-    if strategy not in STRATEGIES:
-        raise InputError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
     inf = LocalInfluence(model, X_lab, y_lab, **kw)
     if strategy == "fi_active":
         return inf.fi_active(X_pool)
@@ -102,6 +104,11 @@ def _bald(inf, X_pool, seed, n_samples):
         raise InputError("strategy='bald' needs a positive definite Hessian for its Laplace "
                          "posterior") from None
     b = inf.backend_
+    m, K = X_pool.shape[0], inf.K_
+    check_cost(f"BALD with {n_samples} posterior draws on {m} pool points ({K} classes, "
+               f"{inf.p_} parameters)", "use fewer n_samples or a smaller pool",
+               nbytes=8.0 * n_samples * (2.0 * inf.p_ + 2.0 * m * K),
+               flops=2.0 * n_samples * m * (inf.p_ + K))
     Z = np.random.default_rng(seed).standard_normal((inf.p_, n_samples))
     thetas = b.theta[:, None] + np.linalg.solve(L.T, Z) / np.sqrt(inf.n_)
     P = np.stack([np.exp(b.log_proba_at(thetas[:, s], X_pool)) for s in range(n_samples)])
@@ -187,23 +194,26 @@ def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strate
         ``checkpoint``).
     """
     import pandas as pd
-    X_lab = check_matrix(X_lab, "X_lab")
+    X_lab, y_lab, K, names = training_data(X_lab, y_lab, "X_lab", "y_lab")
     d = X_lab.shape[1]
-    X_pool = check_matrix(X_pool, "X_pool", n_features=d)
-    y_lab, _ = check_labels(y_lab, "y_lab", X_lab.shape[0])
-    y_pool, _ = check_labels(y_pool, "y_pool", X_pool.shape[0])
+    X_pool = check_matrix(X_pool, "X_pool", n_features=d, feature_names=names)
+    y_pool, K_pool = check_labels(y_pool, "y_pool", X_pool.shape[0])
+    K = max(K, K_pool)
+    X_test, y_test = held_out(X_test, y_test, "X_test", "y_test", d, K, names)
+    X_val, y_val = held_out(X_val, y_val, "X_val", "y_val", d, K, names)
     rounds = check_positive_int(rounds, "rounds")
     acquisition_size = check_positive_int(acquisition_size, "acquisition_size")
     n_samples = check_positive_int(n_samples, "n_samples")
-    if strategy not in STRATEGIES:
-        raise InputError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
-    if not 0 < alpha <= 1:
-        raise InputError(f"alpha must be in (0, 1]; got {alpha!r}")
+    check_choice(strategy, "strategy", STRATEGIES)
+    seed = check_seed(seed)
+    alpha = check_fraction(alpha, "alpha", high_open=False)
+    restart = check_bool(restart, "restart")
     if rounds * acquisition_size > X_pool.shape[0]:
         raise InputError(f"rounds x acquisition_size = {rounds * acquisition_size} exceeds the pool "
                          f"({X_pool.shape[0]} points)")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise InputError(f"checkpoint must be a file path; got {type(checkpoint).__name__}")
+    if checkpoint is not None and (not isinstance(checkpoint, (str, os.PathLike))
+                                   or not os.fspath(checkpoint)):
+        raise InputError(f"checkpoint must be a file path; got {checkpoint!r}")
     if checkpoint_key is not None and not isinstance(checkpoint_key, str):
         raise InputError(f"checkpoint_key must be a string; got {type(checkpoint_key).__name__}")
     checkpoint = None if checkpoint is None else os.fspath(checkpoint)
@@ -229,7 +239,7 @@ def active_learning(fit, X_lab, y_lab, X_pool, y_pool, X_test, y_test, *, strate
             taken = np.array(chosen, dtype=int)
             Xl = np.vstack([X_lab, X_pool[taken]]) if taken.size else X_lab
             yl = np.concatenate([y_lab, y_pool[taken]]) if taken.size else y_lab
-            model = fit(Xl, yl)
+            model = refit(fit, Xl, yl)
             acc = float(np.mean(model.predict(X_test) == y_test))
             secs = 0.0
             if r < rounds:

@@ -5,7 +5,6 @@ import time
 import numpy as np
 
 from .._core.checks import check_fraction, check_matrix, check_positive_int, check_seed
-from ..exceptions import InputError
 from ..measures.local_influence import LocalInfluence
 from .forest import forest_fill
 from .keywords import checked_keywords

@@ -161,7 +161,7 @@ def _int(v):
 
 
 def _number(v):
-    return type(v) in (int, float) and math.isfinite(v)
+    return type(v) is int or (type(v) is float and math.isfinite(v))
 
 
 def _taken(k, acquisition_size, pool_size):

@@ -3,8 +3,9 @@
 import numpy as np
 from tqdm import tqdm
 
-from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
+from .._core.checks import check_nonneg_float, check_positive_int, check_seed
 from ..exceptions import LocalInfluenceError
+from .data import held_out, training_data
 
 
 def accuracy(model, X, y):
@@ -54,8 +55,9 @@ def tmc_shapley(fit, X, y, X_val, y_val, *, n_permutations=100, truncation=0.01,
         Higher means adding the row raised the validation accuracy more, on average.
     """
     rng = np.random.default_rng(check_seed(seed))
-    X = check_matrix(X, "X")
-    y, _ = check_labels(y, "y", X.shape[0])
+    truncation = check_nonneg_float(truncation, "truncation")
+    X, y, K_train, names = training_data(X, y)
+    X_val, y_val = held_out(X_val, y_val, "X_val", "y_val", X.shape[1], K_train, names)
     n = len(y)
     K = int(np.max(y)) + 1
     full = accuracy(fit(X, y), X_val, y_val)

@@ -28,10 +28,11 @@ import time
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix, check_positive_int, check_seed
+from .._core.checks import check_choice, check_positive_int, check_seed
 from ..exceptions import InputError, LocalInfluenceError
 from ..measures.local_influence import LocalInfluence
 from ..measures.pairs import fi_pairs
+from .data import check_scores, held_out, refit, training_data
 from .keywords import checked_keywords
 from .shapley import accuracy, tmc_shapley
 
@@ -65,6 +66,7 @@ def trimming_scores(method, model, X, y, X_val, y_val, *, seed=0, fit=None, infl
     ndarray (n,)
         Oriented so that the highest score is removed first.
     """
+    check_choice(method, "method", METHODS)
     kw = checked_keywords(LocalInfluence, influence_kw, "influence_kw")
     seed = check_seed(seed)
     if method == "random":
@@ -76,8 +78,6 @@ def trimming_scores(method, model, X, y, X_val, y_val, *, seed=0, fit=None, infl
         if "seed" in skw:
             raise InputError("shapley_kw: 'seed' is set by the seed argument; pass seed= instead")
         return -tmc_shapley(fit, X, y, X_val, y_val, seed=seed, **skw)
-    if method not in METHODS:
-        raise InputError(f"method must be one of {METHODS}; got {method!r}")
     inf = LocalInfluence(model, X, y, **kw)
     if method == "fi":
         return inf.fi_util(X_val, y_val)
@@ -102,10 +102,11 @@ def select(scores, budget):
     ndarray of int (budget,)
         Sorted row indices.
     """
+    scores = check_scores(scores, "scores")
     budget = check_positive_int(budget, "budget", minimum=0)
     if not budget <= len(scores):
         raise InputError(f"budget must be in 0..{len(scores)}; got {budget}")
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    order = np.argsort(-scores, kind="stable")
     return np.sort(order[:budget])
 
 
@@ -134,14 +135,14 @@ def trim(fit, X, y, X_val, y_val, budget, method="fi", *, seed=0, influence_kw=N
     removed : ndarray of int (budget,)
         The removed row indices.
     """
-    X = check_matrix(X, "X")
-    y, _ = check_labels(y, "y", X.shape[0])
-    model = fit(X, y)
+    X, y, K, names = training_data(X, y)
+    X_val, y_val = held_out(X_val, y_val, "X_val", "y_val", X.shape[1], K, names)
+    model = refit(fit, X, y)
     scores = trimming_scores(method, model, X, y, X_val, y_val, seed=seed, fit=fit,
                              influence_kw=influence_kw)
     removed = select(scores, budget)
     keep = np.setdiff1d(np.arange(len(y)), removed)
-    return fit(X[keep], y[keep]), removed
+    return refit(fit, X[keep], y[keep]), removed
 
 
 def trimming_curve(fit, X, y, X_val, y_val, X_test, y_test, budgets, methods=("fi", "iv", "random"),
@@ -175,21 +176,22 @@ def trimming_curve(fit, X, y, X_val, y_val, X_test, y_test, budgets, methods=("f
         method's scores), error.
     """
     import pandas as pd
-    X = check_matrix(X, "X")
-    y, _ = check_labels(y, "y", X.shape[0])
+    X, y, K, names = training_data(X, y)
+    X_val, y_val = held_out(X_val, y_val, "X_val", "y_val", X.shape[1], K, names)
+    X_test, y_test = held_out(X_test, y_test, "X_test", "y_test", X.shape[1], K, names)
     budgets = [check_positive_int(b, "budgets", minimum=0)
                for b in np.atleast_1d(np.asarray(budgets, dtype=object))]
     if max(budgets, default=0) >= len(y):
         raise InputError(f"budgets must be below the {len(y)} training rows; got {max(budgets)}")
     random_seeds = check_positive_int(random_seeds, "random_seeds")
-    model = fit(X, y)
+    model = refit(fit, X, y)
     rows = []
     for method in methods:
         seeds = range(random_seeds) if method == "random" else [0]
         for seed in seeds:
             t = time.perf_counter()
             if scores is not None and method in scores:
-                s = scores[method]
+                s = check_scores(scores[method], f"scores[{method!r}]", len(y))
             else:
                 s = trimming_scores(method, model, X, y, X_val, y_val, seed=seed, fit=fit,
                                     influence_kw=influence_kw, shapley_kw=shapley_kw)
@@ -197,7 +199,7 @@ def trimming_curve(fit, X, y, X_val, y_val, X_test, y_test, budgets, methods=("f
             for b in budgets:
                 keep = np.setdiff1d(np.arange(len(y)), select(s, b))
                 try:
-                    acc, err = accuracy(fit(X[keep], y[keep]), X_test, y_test), ""
+                    acc, err = accuracy(refit(fit, X[keep], y[keep]), X_test, y_test), ""
                 except LocalInfluenceError as exc:
                     acc, err = float("nan"), str(exc)
                 rows.append(dict(method=method, budget=int(b), seed=seed, accuracy=acc,
