@@ -64,6 +64,9 @@ class Backend(ABC):
 
     def __init__(self, n, d, p, K, theta, H_inv, H_inv_query=None, chunk_size=1024):
         self.n, self.d, self.p, self.K = int(n), int(d), int(p), int(K)
+        # D_i = -H^{-1} M_i / D_divisor: n for the derivative of eq. 2.2, 1 for the paper's
+        # Algorithm 1 as printed (LocalInfluence's ``scaling``)
+        self.D_divisor = float(self.n)
         self.theta = theta
         self.H_inv = H_inv
         self.H_inv_query = H_inv if H_inv_query is None else H_inv_query
@@ -260,7 +263,7 @@ class Rows(ABC):
         k1 = b.K - 1
         HA = b.H_inv.matmat(Ad.reshape(self.m * k1, b.p).T).T.reshape(self.m, k1, b.p)
         W = self.mixed_T_rows(HA)
-        W *= -1.0 / b.n
+        W *= -1.0 / b.D_divisor
         W += np.transpose(self.logp_x_diff, (0, 2, 1))
         if weights is not None:
             W *= weights[:, None, None]

@@ -171,7 +171,7 @@ class ReferenceRows(Rows):
         ``A_i = B - (1/n)(Wm[:d] r + B S (Wm^T xt))`` column by column.
         """
         b = self.backend
-        Xt, r, S, n, d, q, k1 = self.Xt, self.residual, self.S, b.n, b.d, b.q, b.K - 1
+        Xt, r, S, n, d, q, k1 = self.Xt, self.residual, self.S, b.D_divisor, b.d, b.q, b.K - 1
         m = self.m
         if k1 == 1:
             Z = Xt @ b.Hinv_dense  # (m, q); H is symmetric

@@ -108,7 +108,7 @@ class ValidationInfluence:
         R = inf._rows(rows)
         F = R.metric_factor()
         g = R.mixed_T(self.u_)
-        g *= -1.0 / inf.n_
+        g *= -1.0 / inf.backend_.D_divisor
         return F, g
 
     def _fi_util_rows(self, idx):

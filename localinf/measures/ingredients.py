@@ -44,7 +44,7 @@ class Ingredients:
         -------
         ndarray (p, d)
         """
-        return -self.H_inv_.matmat(self.mixed_partial(i)) / self.n_
+        return -self.H_inv_.matmat(self.mixed_partial(i)) / self.backend_.D_divisor
 
     def metric(self, i):
         """The metric tensor ``G_i = sum_c P(c|x_i) v_ic v_ic^T``.

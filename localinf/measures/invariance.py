@@ -145,7 +145,7 @@ def check_invariance(influence, J, X_query, y_query):
             F = rows.metric_factor()
             G = F @ np.swapaxes(F, 1, 2)  # (r, d, d)
             Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
-            g = -(Mi @ Wq) / n  # (r, d, m): g_i(z'_q) = D_i^T grad L(z'_q)
+            g = -(Mi @ Wq) / influence.backend_.D_divisor  # (r, d, m): D_i^T grad L(z'_q)
             fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
             g_in = np.einsum("rdk,rkm->rdm", U, proj * (inv > 0)[:, :, None])
             gnorm = np.linalg.norm(g, axis=1)

@@ -11,31 +11,32 @@ K classes):
 * ``G_i = sum_c P(c|x_i) v_ic v_ic^T`` (d, d), rank <= K - 1;
 * ``FI(z', z_i) = g_i^T G_i^+ g_i``                                      (eq. 2.1)
 
-``H`` is the Hessian of the penalised empirical risk
-``R(theta) = (1/n) sum_i L_i + l2 ||coef||^2`` at theta_hat. We keep the factor
-1/n of the derivation (App. A.7); Algorithm 1 of the paper drops it, which
-would change the weight of the indirect term in v_ic (refits confirm 1/n).
+``H`` is the Hessian of ``R(theta) = (1/n) sum_i L_i + l2 ||coef||^2`` at
+theta_hat. ``scaling="algorithm1"`` drops D_i's 1/n, as the paper's Algorithm 1 does.
 """
 
 import numpy as np
 
 from .._core.budget import check_inverse, check_table
-from .._core.checks import (UNNAMED, NonnegativeNumber, align_columns, check_finite_result, check_matrix,
-                            check_nonneg_float, check_query, row_labels)
+from .._core.checks import (UNNAMED, NonnegativeNumber, align_columns, check_choice,
+                            check_finite_result, check_matrix, check_nonneg_float, check_query,
+                            row_labels)
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
 from ..models.classifier import Classifier
 from .aggregate import aggregate
 from .bound import ValidationInfluence
 from .cook import cook_local_influence
+from .classic import ClassicMeasures
 from .ingredients import Ingredients
 from .pinv import metric_eig
 
 # Budget in bytes for the (rows, k, queries) intermediates of pairwise FI.
 _PAIR_BYTES = 1 << 26
+SCALINGS = ("derived", "algorithm1")
 
 
-class LocalInfluence(Ingredients):
+class LocalInfluence(Ingredients, ClassicMeasures):
     """Exact local influence of each training point of a fitted classifier.
 
     Results with one value per training row (``fi_util``, ``influence_value``,
@@ -95,14 +96,21 @@ class LocalInfluence(Ingredients):
         and truncate only the rest (docs/curvature.md).
     query_curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, optional
         Autograd backend only: the operator for solves against query and
-        validation gradients (``u = H^{-1} gbar_V`` of FI_util, one per query
+        validation gradients (FI_util's ``u = H^{-1} gbar_V``, one per query
         of ``fi``, ``fi_active``, ``influence_value``, ``influence``); the
-        per-row solves of the metric G_i, of D_i and of self-influence keep
-        ``curvature``. Default: ``curvature``. ``"cg"`` with
-        ``curvature="kfac"`` is preconditioned by K-FAC: the few query solves
-        become exact (to CG's tolerance) at the cost of some Hessian-vector
-        products, while the n (K - 1) metric solves stay cheap.
+        per-row solves of G_i, D_i and self-influence keep ``curvature``
+        (default). ``"cg"`` next to ``curvature="kfac"`` is K-FAC
+        preconditioned: exact query solves, cheap metric solves.
     query_curvature_options : dict or options dataclass, optional
+    scaling : {"derived", "algorithm1"}, default "derived"
+        ``D_i = d theta_hat / d omega = -H^{-1} M_i / n`` (eq. 2.2, the
+        derivative: refits confirm it) or, for ``"algorithm1"``, without the
+        1/n, as the paper's Algorithms 1, 2, 5 and 7 print it. FI's scalar
+        invariance cancels a common factor of g_i and G_i, but not the 1/n:
+        it weighs the indirect term ``D_i^T grad_theta log P`` of the metric
+        against the direct ``grad_x log P``, so the two rank rows differently
+        (docs/conventions.md). IV, self-influence, Cook and leverage do not
+        involve D_i and are the same under both. Fixed at construction.
 
     Attributes
     ----------
@@ -125,6 +133,7 @@ class LocalInfluence(Ingredients):
     H_inv_query_ : LinearOperator (p, p)
         The operator for query-side solves (``H_inv_`` unless
         ``query_curvature`` was given).
+    scaling_ : str
     """
 
     rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
@@ -132,7 +141,8 @@ class LocalInfluence(Ingredients):
 
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
-                 svd_options=None, query_curvature=None, query_curvature_options=None):
+                 svd_options=None, query_curvature=None, query_curvature_options=None,
+                 scaling="derived"):
         # a training frame may name the columns of a model fitted on an array (kept for later)
         model_names = (model._names() or None) if isinstance(model, Classifier) else None
         X_in = X = align_columns(X, "X", model_names)
@@ -145,6 +155,8 @@ class LocalInfluence(Ingredients):
             chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
             query_curvature=query_curvature, query_curvature_options=query_curvature_options)
         b = self.backend_
+        self.scaling_ = check_choice(scaling, "scaling", SCALINGS)  # fixed: results are cached
+        b.D_divisor = float(b.n) if scaling == "derived" else 1.0
         self.model = model
         self.index_ = row_labels(X_in)  # row labels of a DataFrame X
         cols = getattr(X_in, "columns", None)
@@ -212,7 +224,7 @@ class LocalInfluence(Ingredients):
         rows = self._rows(sl)
         lam, U, inv = metric_eig(rows.metric_factor(), self.rtol, self.atol)
         C = rows.mixed(U)
-        return C * (np.sqrt(inv) / self.n_)[:, :, None]
+        return C * (np.sqrt(inv) / self.backend_.D_divisor)[:, :, None]
 
     def _fi_from_w(self, W, C_all=None):
         """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).
@@ -386,40 +398,6 @@ class LocalInfluence(Ingredients):
             out[sl] = -(self._rows(sl).loss_grad @ W)
         check_finite_result(out.T, "influence on test row", labels=row_labels(X_test))
         return self._per_row(out, "influence")
-
-    def self_influence(self):
-        """Self-influence ``grad L(z_i)^T H^{-1} grad L(z_i)``, >= 0.
-
-        Large values flag points the model fits poorly and leans on heavily,
-        the usual ranking for likely mislabeled points.
-
-        Returns
-        -------
-        ndarray (n,)
-        """
-        def per_chunk(rows):
-            Gr = rows.loss_grad
-            return np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
-        return self._row_measure("self_influence", per_chunk)
-
-    def leverage(self):
-        """Generalised leverage ``h_i = (1/n) sum_c P(c|x_i) a_ic^T H^{-1} a_ic``.
-
-        ``a_ic = grad_theta log P(c|x_i)``: the trace of H^{-1} times row i's
-        share of the Fisher information. For logistic regression without a
-        penalty this is the GLM hat value ``s_i xt_i^T (X^T S X)^{-1} xt_i``
-        (statsmodels' ``hat_matrix_diag``); for softmax regression it is the
-        trace of the multinomial hat block of row i.
-
-        Returns
-        -------
-        ndarray (n,)
-        """
-        def per_chunk(rows):
-            A = rows.logp_grad  # (m, K, p)
-            HA = self.H_inv_.matmat(A.reshape(rows.m * self.K_, self.p_).T).T.reshape(A.shape)
-            return np.einsum("ic,icp,icp->i", rows.proba, A, HA) / self.n_
-        return self._row_measure("leverage", per_chunk)
 
     def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
         """One row per training point, as statsmodels' influence ``summary_frame``.

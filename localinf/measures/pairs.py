@@ -46,7 +46,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
     Bd = rows.logp_x_diff  # (n, K-1, d)
     S = covariance(rows.proba)  # (n, K-1, K-1)
     Mt = rows.mixed(np.broadcast_to(np.eye(d), (n, d, d)))  # rows of M_i^T: (n, d, p)
-    D = -inf.H_inv_.matmat(Mt.reshape(n * d, p).T).T.reshape(n, d, p).transpose(0, 2, 1) / n
+    D = -inf.H_inv_.matmat(Mt.reshape(n * d, p).T).T.reshape(n, d, p).transpose(0, 2, 1) / inf.backend_.D_divisor
     gD = np.einsum("p,ipd->id", gbar, D)  # (n, d): D_i^T gbar
     Q = np.einsum("kap,lpd->klad", Ad, D)  # Q[k, l] = Ad_k D_l (K-1, d)
     iu, ju = np.triu_indices(n, k=1)
