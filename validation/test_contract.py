@@ -480,7 +480,7 @@ _COMMAND_DEFAULTS = {"diagnose": [], "trim": ["--budgets", "0,2", "--methods", "
                      "invariance": []}
 _OPTIONS = {
     "diagnose": {"--seed": (), "--flag": ("60", "61", "0.999"), "--top": (), "--l2": (), "--val-frac": (),
-                 "--max-levels": ()},
+                 "--max-levels": (), "--rtol": ("1e3",), "--atol": ("1e3",), "--refits": ("100",)},
     "trim": {"--budgets": ("0,2", "0,-1", "0,31", "0,32", "2,,3", "0, 2", "1e1"), "--val-frac": (),
              "--test-frac": ("0.7", "0.69"), "--seed": (), "--l2": ()},
     "active": {"--rounds": ("3", "50"), "--size": ("30",), "--initial": ("59", "60", "100"), "--seed": (),

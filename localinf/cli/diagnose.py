@@ -13,10 +13,13 @@ from ..models.glm import LogisticRegression, SoftmaxRegression
 from ..plots import _plt, plot_fi_leverage, plot_index
 from .data import encoder, read, standardize, warn
 from .errors import UsageError
-from .options import add_data, add_fit, add_report, add_split, add_standardize, nonneg_int, share_or_count
+from ..selection.deletion import deletion_effect
+from .options import (add_data, add_fit, add_report, add_split, add_standardize, nonneg_float,
+                      nonneg_int, share_or_count)
 from .output import prepare_out, records, to_json
 
 NAME = "diagnose"
+REFIT_MAX_N = 5000
 HELP = "influence diagnostics for a CSV/Parquet file (default: embedded data)"
 
 
@@ -32,6 +35,13 @@ def options(p):
     p.add_argument("--top", type=nonneg_int, default=10, help="rows to print (default 10)")
     p.add_argument("--flag", type=share_or_count, default=0.05,
                    help="share (0 <= s < 1) or number of rows flagged (default 0.05)")
+    p.add_argument("--rtol", type=nonneg_float, default=1e-10,
+                   help="relative rank cut-off of the metric's pseudo-inverse (default 1e-10)")
+    p.add_argument("--atol", type=nonneg_float, default=0.0,
+                   help="absolute rank cut-off of the metric's pseudo-inverse (default 0)")
+    p.add_argument("--refits", type=nonneg_int, default=REFIT_MAX_N,
+                   help="refit without each printed row to measure its deletion effect when the "
+                        f"training rows are at most this many (default {REFIT_MAX_N}; 0: never)")
     add_report(p)
 
 
@@ -69,31 +79,46 @@ def run(args):
     cls = LogisticRegression if (args.model == "logistic" or args.model == "auto" and K == 2) \
         else SoftmaxRegression
     model = cls(l2=args.l2).fit(Xtr, ytr)
-    inf = LocalInfluence(model, Xtr, ytr)
+    inf = LocalInfluence(model, Xtr, ytr, rtol=args.rtol, atol=args.atol)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InSampleWarning)
         table = inf.summary_frame(Xv, yv, flag_top=args.flag).sort_values("rank")
     for w in caught:
         warn(str(w.message))
     table.insert(0, "label", pd.Series(levels[ytr], index=Xtr.index).loc[table.index].to_numpy())
+    # FI_util is sensitivity; whether deleting a row helps is IV's sign (first order)
+    table["deleting"] = np.where(table["iv"] < 0, "lowers loss", "raises loss")
     csv_path = os.path.join(args.out, "influence.csv")
     png_path = os.path.join(args.out, "influence.png")
     write_text(csv_path, table.to_csv(index_label="row"))
     _figure(table, png_path, name)
-    top = table.head(args.top)
+    top = table.head(args.top).copy()
+    unit_dependent = K - 1 < X.shape[1]  # rank(G_i) <= K - 1: Theorem 1 fails generically
+    refits = 0 < len(ytr) <= args.refits
+    if refits:  # the exact change of the validation log-loss, one refit per printed row
+        fit = lambda A, b: cls(l2=args.l2).fit(A, b)
+        top["refit_dloss"] = deletion_effect(fit, Xtr, ytr, Xv, yv, Xtr.index.get_indexer(top.index))
     if args.json:
         print(to_json({"data": name, "n_train": len(ytr), "n_validation": len(yv),
                        "n_features": X.shape[1], "features": list(X.columns),
                        "classes": [str(v) for v in levels], "model": type(model).__name__,
-                       "l2": args.l2, "notes": enc.notes_ + [str(w.message) for w in caught],
+                       "l2": args.l2, "fi_depends_on_units": bool(unit_dependent),
+                       "standardized": bool(args.standardize), "notes": enc.notes_ + [str(w.message) for w in caught],
                        "top": records(top), "csv": csv_path, "png": png_path}))
     elif not args.quiet:
         print(f"localinf diagnose: {name}; {len(ytr)} training / {len(yv)} validation rows, "
               f"{X.shape[1]} features, classes {', '.join(map(str, levels))}; "
               f"{type(model).__name__}(l2={args.l2:g})")
         print("Most influential training rows by FI_util (eq. 3.1): large FI_util marks a row the "
-              "validation loss is sensitive to, not a harmful one; IV < 0 marks rows whose removal "
-              "lowers the validation loss (to first order):")
+              "validation loss is sensitive to, not a harmful one. 'deleting' is IV's first-order "
+              "prediction of what removing the row does to the validation loss"
+              + ("; refit_dloss is the exact change of the mean validation log-loss after removing "
+                 "it and refitting (< 0: removing it helps)." if refits else "."))
+        if unit_dependent:
+            print(f"FI ranks here depend on the feature units: the metric G_i has rank K - 1 = {K - 1} "
+                  f"< d = {X.shape[1]}, where Theorem 1 does not hold; "
+                  + ("the features are in training standard deviations (--standardize)."
+                     if args.standardize else "--standardize ranks in training standard deviations."))
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
             print(top.to_string())
         print(f"wrote {csv_path} (every digit) and {png_path}")
