@@ -14,6 +14,7 @@ from .._core.chunks import row_chunks
 from ..exceptions import InputError, InSampleWarning, NumericalError
 from .overlap import shared_rows
 from .pinv import metric_eig, pinv_quadratic
+from .stability import stability_rows
 
 
 class ValidationInfluence:
@@ -179,11 +180,15 @@ class ValidationInfluence:
 
         Returns
         -------
-        pandas.DataFrame (n, 7)
+        pandas.DataFrame (n, 10)
             Columns ``fi_util``, ``iv``, ``self_influence``, ``cook``,
             ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
             ``flagged`` marks sensitivity, not harm: check ``iv`` (or refit)
-            before removing a row.
+            before removing a row. Stability (:mod:`localinf.measures.stability`):
+            ``fi_util_coarse`` (both cut-offs 100 times coarser),
+            ``cutoff_sensitive`` (the two differ by more than a factor 2) and
+            ``range_residual`` in [0, 1] (0 exactly where Theorem 1 makes the
+            row's FI independent of feature units).
         """
         import pandas as pd
         inf = self.influence
@@ -191,6 +196,7 @@ class ValidationInfluence:
         rank = np.empty(inf.n_, dtype=np.int64)
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
         top = _flag_count(flag_top, inf.n_)
+        coarse, resid = stability_rows(self)
         idx = inf.index_
         if index is not None:
             idx = pd.Index(index)
@@ -200,7 +206,10 @@ class ValidationInfluence:
                              "self_influence": np.asarray(inf.self_influence()),
                              "cook": np.asarray(inf.cook_local_influence()),
                              "leverage": np.asarray(inf.leverage()),
-                             "rank": rank, "flagged": rank <= top},
+                             "rank": rank, "flagged": rank <= top,
+                             "fi_util_coarse": coarse,
+                             "cutoff_sensitive": (coarse > 2 * fi) | (2 * coarse < fi),
+                             "range_residual": resid},
                             index=idx)
 
 

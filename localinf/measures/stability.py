@@ -1,0 +1,51 @@
+"""How much a row's FI_util owes to the rank cut-off and to the choice of units.
+
+Two per-row diagnostics, from the same pieces as FI_util (``G_i = F_i F_i^T``
+and ``g_i``):
+
+* ``fi_util_coarse``: FI_util with both cut-offs 100 times coarser. An
+  eigenvalue of G_i just above the cut-off contributes ``(u . g)^2 / lambda``,
+  which can dominate FI; where the two values differ by more than a factor 2
+  the row is ``cutoff_sensitive`` and its rank says more about the cut-off
+  than about the data.
+* ``range_residual = ||(I - G_i G_i^+) g_i|| / ||g_i||`` in [0, 1]: 0 exactly
+  when g_i lies in range(G_i), the condition under which Theorem 1 makes FI
+  independent of the parameterisation of the perturbation (feature units,
+  any invertible J); near 1, FI of this row changes with the units.
+"""
+
+import numpy as np
+
+from .._core.chunks import row_chunks
+from .pinv import metric_eig, pinv_quadratic
+
+COARSER = 100.0
+
+
+def stability_rows(bound):
+    """``(fi_util_coarse, range_residual)`` for every training row.
+
+    Parameters
+    ----------
+    bound : ValidationInfluence
+        Supplies the per-row pieces (``parts``) and the cut-off.
+
+    Returns
+    -------
+    fi_util_coarse : ndarray (n,)
+    range_residual : ndarray (n,)
+        In [0, 1]; 0 where ``g_i = 0``.
+    """
+    inf = bound.influence
+    coarse, resid = np.empty(inf.n_), np.empty(inf.n_)
+    for sl in row_chunks(inf.n_, inf.backend_.chunk_size):
+        F, g = bound.parts(sl)
+        lam, U, inv = metric_eig(F.copy(), inf.rtol, inf.atol)  # (metric_eig may reuse F)
+        kept = np.einsum("idk,id->ik", U, g) * (inv > 0)
+        g_in = np.einsum("idk,ik->id", U, kept)
+        gnorm = np.linalg.norm(g, axis=1)
+        resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm, out=np.zeros_like(gnorm),
+                              where=gnorm > 0)
+        lam, U, inv = metric_eig(F, COARSER * inf.rtol, COARSER * inf.atol)
+        coarse[sl] = pinv_quadratic(U, inv, g)
+    return coarse, np.clip(resid, 0.0, 1.0)
