@@ -27,3 +27,23 @@ def test_experiment_runs(tmp_path, script, args, outputs):
     tables = [tmp_path / n for n in outputs if n.endswith(".md")]
     assert all("| " in t.read_text() for t in tables)
     assert "nan" not in (tmp_path / outputs[0]).read_text().lower()
+
+
+def test_paired_statistics_match_scipy_and_the_binomial_sum():
+    """The seed-paired cells of the trimming tables, against scipy's paired t interval and the
+    sign test written out as a binomial sum."""
+    from math import comb
+    import numpy as np
+    from scipy import stats
+    sys.path.insert(0, HERE)
+    from paired import paired
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.95, 0.01, 25), rng.normal(0.95, 0.01, 25)
+    b[:3] = a[:3]  # three ties
+    r = paired(a, b)
+    ci = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert (r["low"], r["high"]) == (pytest.approx(ci.low, rel=1e-12), pytest.approx(ci.high, rel=1e-12))
+    w, l = int(np.sum(a > b)), int(np.sum(a < b))
+    assert (r["wins"], r["ties"], r["losses"]) == (w, 3, l)
+    k, n = min(w, l), w + l
+    assert r["p_sign"] == pytest.approx(min(1.0, 2 * sum(comb(n, j) for j in range(k + 1)) / 2 ** n), rel=1e-12)
