@@ -12,6 +12,7 @@ HERE = os.path.join(os.path.dirname(__file__), "experiments")
 
 @pytest.mark.parametrize("script, args, outputs", [
     ("table1_gaussians.py", ["--seeds", "2"], ["table1.md", "figure1.png"]),
+    ("table1_gaussians.py", ["--seeds", "2", "--pipeline", "infdatasel"], ["table1_infdatasel.md"]),
     ("trimming_real.py", ["--quick"], ["trimming_curves.md", "trimming_curves.png", "table7.md", "table8.md"]),
     ("active_curves.py", ["--quick"], ["active_curves.md", "active_curves.png"]),
     ("table2_moons.py", ["--seeds", "1"], ["table2.md"]),
