@@ -8,11 +8,11 @@ the argument and the option.
 """
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Mapping
 
 from ..exceptions import InputError
+from .scalars import finite_float
 
 
 def option(default, check):
@@ -20,25 +20,16 @@ def option(default, check):
     return dataclasses.field(default=default, metadata={"check": check})
 
 
-def _real(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _finite(v):
-    try:
-        return math.isfinite(v)
-    except OverflowError:      # a Python int beyond the float range
-        return False
-
-
 def finite_nonneg(v):
     """Requirement text unless ``v`` is a finite real number >= 0."""
-    return None if _real(v) and _finite(v) and v >= 0 else "a finite number >= 0"
+    f = finite_float(v)
+    return None if f is not None and f >= 0 else "a finite number >= 0"
 
 
 def finite_positive(v):
     """Requirement text unless ``v`` is a finite real number > 0."""
-    return None if _real(v) and _finite(v) and v > 0 else "a finite number > 0"
+    f = finite_float(v)
+    return None if f is not None and f > 0 else "a finite number > 0"
 
 
 def optional_finite_positive(v):

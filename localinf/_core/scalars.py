@@ -17,7 +17,7 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _finite_float(value):
+def finite_float(value):
     """``float(value)`` for a finite real number that is not a bool, else None.
 
     Python ints beyond the float range (``10**400``) and those ``np.isfinite`` cannot take
@@ -44,7 +44,7 @@ def check_nonneg_float(value, name):
     -------
     float
     """
-    f = _finite_float(value)
+    f = finite_float(value)
     if f is None or f < 0:
         raise InputError(f"{name} must be a finite number >= 0; got {value!r}")
     return f
@@ -64,7 +64,7 @@ def check_fraction(value, name, low_open=True, high_open=True):
     -------
     float
     """
-    f = _finite_float(value)
+    f = finite_float(value)
     ok = f is not None and (0 < f if low_open else 0 <= f) and (f < 1 if high_open else f <= 1)
     if not ok:
         interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .._core.chunks import row_chunks
+from .._core.scalars import finite_float
 from ..exceptions import InputError, InSampleWarning, NumericalError
 from .overlap import shared_rows
 from .pinv import metric_eig, pinv_quadratic
@@ -215,14 +216,11 @@ class ValidationInfluence:
 
 def _flag_count(flag_top, n):
     """Rows to flag: an int in 0..n is a count, a float in [0, 1) a share (at least one row if > 0)."""
-    if isinstance(flag_top, (bool, np.bool_)) or not isinstance(flag_top, numbers.Real) or \
-            (not isinstance(flag_top, numbers.Integral) and not np.isfinite(float(flag_top))):
-        raise InputError(f"flag_top must be a share in [0, 1) or a count in 0..{n}; got {flag_top!r}")
-    if isinstance(flag_top, numbers.Integral):
+    if isinstance(flag_top, numbers.Integral) and not isinstance(flag_top, (bool, np.bool_)):
         if not 0 <= flag_top <= n:
             raise InputError(f"flag_top must be a count in 0..{n}; got {flag_top!r}")
         return int(flag_top)
-    if not 0 <= flag_top < 1:
-        raise InputError(f"flag_top must be a share in [0, 1) or an integer count; got {flag_top!r}")
-    return 0 if flag_top == 0 else max(1, int(round(flag_top * n)))
-
+    share = finite_float(flag_top)
+    if share is None or not 0 <= share < 1:
+        raise InputError(f"flag_top must be a share in [0, 1) or a count in 0..{n}; got {flag_top!r}")
+    return 0 if share == 0 else max(1, int(round(share * n)))

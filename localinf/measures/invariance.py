@@ -22,7 +22,7 @@ from autograd import jacobian
 
 from .._core.checks import check_finite_result, plain_array
 from ..exceptions import InputError
-from .pinv import eig_of_matrix
+from .pinv import eig_of_matrix, range_residual
 
 
 @dataclass
@@ -147,10 +147,7 @@ def check_invariance(influence, J, X_query, y_query):
             Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
             g = -(Mi @ Wq) / influence.backend_.D_divisor  # (r, d, m): D_i^T grad L(z'_q)
             fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
-            g_in = np.einsum("rdk,rkm->rdm", U, proj * (inv > 0)[:, :, None])
-            gnorm = np.linalg.norm(g, axis=1)
-            resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm,
-                                  out=np.zeros_like(gnorm), where=gnorm > 0)
+            resid[sl] = range_residual(U, inv, g)
             fi_r[sl] = _fi_of(Ju.T @ G @ Ju, np.einsum("de,rdm->rem", Ju, g), rtol, atol)[0]
     check_finite_result(fi, "fi", influence.index_)
     check_finite_result(fi_r, "fi in the reparameterised coordinates", influence.index_)

@@ -60,3 +60,17 @@ def pinv_quadratic(U, inv, g):
     """``g^T G^+ g = sum_j w_j (u_j . g)^2`` per row; g (m, d) -> (m,)."""
     proj = np.einsum("idk,id->ik", U, g) * np.sqrt(inv)  # scaled first: no overflow
     return np.einsum("ik,ik->i", proj, proj)
+
+
+def range_residual(U, inv, g):
+    """``||(I - G G^+) g|| / ||g||`` per row and column, 0 where ``g = 0``: the part of g
+    outside the kept eigenspace (Theorem 1's condition fails where it is not 0).
+
+    ``U`` (m, d, k) and ``inv`` (m, k) as :func:`metric_eig` or :func:`eig_of_matrix`
+    return them (a cut pair has ``inv = 0``); ``g`` (m, d, q). Returns (m, q) in [0, 1].
+    """
+    proj = np.einsum("idk,idq->ikq", U, g) * (inv > 0)[:, :, None]
+    outside = g - np.einsum("idk,ikq->idq", U, proj)
+    gnorm = np.linalg.norm(g, axis=1)
+    resid = np.divide(np.linalg.norm(outside, axis=1), gnorm, out=np.zeros_like(gnorm), where=gnorm > 0)
+    return np.clip(resid, 0.0, 1.0)

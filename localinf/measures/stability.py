@@ -17,7 +17,7 @@ and ``g_i``):
 import numpy as np
 
 from .._core.chunks import row_chunks
-from .pinv import metric_eig, pinv_quadratic
+from .pinv import metric_eig, pinv_quadratic, range_residual
 
 COARSER = 100.0
 
@@ -41,11 +41,7 @@ def stability_rows(bound):
     for sl in row_chunks(inf.n_, inf.backend_.chunk_size):
         F, g = bound.parts(sl)
         lam, U, inv = metric_eig(F.copy(), inf.rtol, inf.atol)  # (metric_eig may reuse F)
-        kept = np.einsum("idk,id->ik", U, g) * (inv > 0)
-        g_in = np.einsum("idk,ik->id", U, kept)
-        gnorm = np.linalg.norm(g, axis=1)
-        resid[sl] = np.divide(np.linalg.norm(g - g_in, axis=1), gnorm, out=np.zeros_like(gnorm),
-                              where=gnorm > 0)
+        resid[sl] = range_residual(U, inv, g[:, :, None])[:, 0]
         lam, U, inv = metric_eig(F, COARSER * inf.rtol, COARSER * inf.atol)
         coarse[sl] = pinv_quadratic(U, inv, g)
-    return coarse, np.clip(resid, 0.0, 1.0)
+    return coarse, resid
