@@ -146,7 +146,7 @@ def check_invariance(influence, J, X_query, y_query):
             G = F @ np.swapaxes(F, 1, 2)  # (r, d, d)
             Mi = rows.mixed(np.broadcast_to(eye, (rows.m, d, d)))  # rows of M_i^T: (r, d, p)
             g = -(Mi @ Wq) / influence.backend_.D_divisor  # (r, d, m): D_i^T grad L(z'_q)
-            fi[sl], U, proj, inv = _fi_of(G, g, rtol, atol)
+            fi[sl], U, _, inv = _fi_of(G, g, rtol, atol)
             resid[sl] = range_residual(U, inv, g)
             fi_r[sl] = _fi_of(Ju.T @ G @ Ju, np.einsum("de,rdm->rem", Ju, g), rtol, atol)[0]
     check_finite_result(fi, "fi", influence.index_)
