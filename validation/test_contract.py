@@ -190,10 +190,14 @@ def _measures(inf, Xv, yv):
                 summary=inf.summary_frame(Xv, yv, flag_top=3))
 
 
-def _pipeline(cls, y, yv):
+def _pipeline(cls, y, yv, **kw):
     def call(f, v, tmp):
         model = cls(l2=0.01).fit(v, y)
-        return _measures(li.LocalInfluence(model, v, y), XV, yv)
+        inf = li.LocalInfluence(model, v, y, **kw)
+        out = _measures(inf, XV, yv)
+        if kw.get("invariant"):
+            out["invariance_defect"] = inf.against(XV, yv).invariance_defect()
+        return out
     return call
 
 
@@ -222,6 +226,12 @@ target("LocalInfluence[DataFrame model]:X", "influence", "matrix",
 target("LocalInfluence:y", "influence", "labels", lambda f, v, t: li.LocalInfluence(f.m, X, v), Y)
 target("pipeline[logistic]:X", "influence", "matrix", _pipeline(li.LogisticRegression, Y, YV), X)
 target("pipeline[softmax]:X", "influence", "matrix", _pipeline(li.SoftmaxRegression, Y3, YV3), X)
+for inv in ("data", "model"):
+    target(f"pipeline[logistic, invariant={inv}]:X", "influence", "matrix",
+           _pipeline(li.LogisticRegression, Y, YV, invariant=inv), X)
+target("LocalInfluence(invariant=)", "influence", "values",
+       lambda f, v, t: li.LocalInfluence(f.m, X, Y, invariant=v).summary_frame(XV, YV),
+       values=kw_values(*named(None, "data", "model", "bogus", "")))
 for kw in ("rtol", "atol", "chunk_size", "grad_rtol"):
     target(f"LocalInfluence({kw}=)", "influence", "values",
            lambda f, v, t, kw=kw: li.LocalInfluence(f.m, X, Y, **{kw: v}).fi_util(XV, YV),

@@ -20,6 +20,8 @@ from .output import prepare_out, records, to_json
 
 NAME = "diagnose"
 REFIT_MAX_N = 5000
+_REFERENCE = {"data": "training inputs' covariance",
+              "model": "Fisher metric of all training predictions"}
 HELP = "influence diagnostics for a CSV/Parquet file (default: embedded data)"
 
 
@@ -39,6 +41,10 @@ def options(p):
                    help="relative rank cut-off of the metric's pseudo-inverse (default 1e-10)")
     p.add_argument("--atol", type=nonneg_float, default=0.0,
                    help="absolute rank cut-off of the metric's pseudo-inverse (default 0)")
+    p.add_argument("--invariant", choices=("data", "model"), default=None,
+                   help="unit-invariant FI_util (beyond the paper): whiten by the training inputs' "
+                        "covariance (data) or by the Fisher metric of all predictions (model); adds "
+                        "the column invariance_defect")
     p.add_argument("--refits", type=nonneg_int, default=REFIT_MAX_N,
                    help="refit without each printed row to measure its deletion effect when the "
                         f"training rows are at most this many (default {REFIT_MAX_N}; 0: never)")
@@ -79,7 +85,7 @@ def run(args):
     cls = LogisticRegression if (args.model == "logistic" or args.model == "auto" and K == 2) \
         else SoftmaxRegression
     model = cls(l2=args.l2).fit(Xtr, ytr)
-    inf = LocalInfluence(model, Xtr, ytr, rtol=args.rtol, atol=args.atol)
+    inf = LocalInfluence(model, Xtr, ytr, rtol=args.rtol, atol=args.atol, invariant=args.invariant)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InSampleWarning)
         table = inf.summary_frame(Xv, yv, flag_top=args.flag).sort_values("rank")
@@ -93,7 +99,8 @@ def run(args):
     write_text(csv_path, table.to_csv(index_label="row"))
     _figure(table, png_path, name)
     top = table.head(args.top).copy()
-    unit_dependent = K - 1 < X.shape[1]  # rank(G_i) <= K - 1: Theorem 1 fails generically
+    # rank(G_i) <= K - 1: Theorem 1 fails generically, unless FI is whitened by a reference metric
+    unit_dependent = K - 1 < X.shape[1] and args.invariant is None
     refits = 0 < len(ytr) <= args.refits
     if refits:  # the exact change of the validation log-loss, one refit per printed row
         fit = lambda A, b: cls(l2=args.l2).fit(A, b)
@@ -103,6 +110,7 @@ def run(args):
                        "n_features": X.shape[1], "features": list(X.columns),
                        "classes": [str(v) for v in levels], "model": type(model).__name__,
                        "l2": args.l2, "fi_depends_on_units": bool(unit_dependent),
+                       "invariant": args.invariant,
                        "standardized": bool(args.standardize), "notes": enc.notes_ + [str(w.message) for w in caught],
                        "top": records(top), "csv": csv_path, "png": png_path}))
     elif not args.quiet:
@@ -118,7 +126,15 @@ def run(args):
             print(f"FI ranks here depend on the feature units: the metric G_i has rank K - 1 = {K - 1} "
                   f"< d = {X.shape[1]}, where Theorem 1 does not hold; "
                   + ("the features are in training standard deviations (--standardize)."
-                     if args.standardize else "--standardize ranks in training standard deviations."))
+                     if args.standardize else "--standardize ranks in training standard deviations.")
+                  + " --invariant data|model gives an FI_util that does not depend on them.")
+        elif args.invariant:
+            print(f"FI_util is whitened by the {_REFERENCE[args.invariant]} (--invariant "
+                  f"{args.invariant}, beyond the paper): it does not depend on the units of the "
+                  "perturbation; invariance_defect (0 to 1) is the share of the row's validation "
+                  "gradient that the paper's metric cannot see, 0 where the paper's FI_util is "
+                  "unit-free too." + (" The fit itself still depends on units through the "
+                                      "penalty (--l2)." if args.l2 > 0 else ""))
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
             print(top.to_string())
         print(f"wrote {csv_path} (every digit) and {png_path}")

@@ -14,7 +14,8 @@ from .._core.chunks import row_chunks
 from .._core.scalars import finite_float
 from ..exceptions import InputError, InSampleWarning, NumericalError
 from .overlap import shared_rows
-from .pinv import metric_eig, pinv_quadratic
+from .pinv import pinv_quadratic, reference_eig
+from .reference import invariance_defect, make_reference
 from .stability import stability_rows
 
 
@@ -106,19 +107,23 @@ class ValidationInfluence:
         F : ndarray (m, d, r)
         g : ndarray (m, d)
         """
+        return self._parts(rows)[1:]
+
+    def _parts(self, rows):
+        """``(Rows, F, g)``: :meth:`parts` with the chunk's backend rows."""
         inf = self.influence
         R = inf._rows(rows)
         F = R.metric_factor()
         g = R.mixed_T(self.u_)
         g *= -1.0 / inf.backend_.D_divisor
-        return F, g
+        return R, F, g
 
     def _fi_util_rows(self, idx):
         inf = self.influence
         out = np.empty(idx.size if idx is not None else inf.n_)
         for sl in row_chunks(out.size, inf.backend_.chunk_size):
-            F, g = self.parts(sl if idx is None else idx[sl])
-            lam, U, inv = metric_eig(F, inf.rtol, inf.atol)
+            R, F, g = self._parts(sl if idx is None else idx[sl])
+            lam, U, inv = inf._basis(R, F)
             out[sl] = pinv_quadratic(U, inv, g)
         return out
 
@@ -148,6 +153,39 @@ class ValidationInfluence:
                 or idx.min() < 0 or idx.max() >= inf.n_:
             raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{inf.n_ - 1}")
         return inf._per_row(self._fi_util_rows(idx), "fi_util", idx)
+
+    def invariance_defect(self, reference=None):
+        """How far each row's FI_util is from Theorem 1's invariance, in [0, 1].
+
+        ``eta_i = 1 - sum_j (g_i . u_j)^2 / (g_i^T G_ref^{-1} g_i)``: the share
+        of g_i, in the reference metric's norm, outside the kept eigenspace of
+        G_i (:mod:`localinf.measures.reference`). 0 exactly where g_i lies in
+        range(G_i), so that the paper's FI_util does not depend on the units of
+        x; near 1, the paper's FI_util of the row is mostly decided by the
+        coordinates. Unchanged by any invertible J applied to omega for
+        ``"model"``, by any linear change of feature units for ``"data"``
+        (when the fit is). An extension beyond the paper.
+
+        Parameters
+        ----------
+        reference : {None, "data", "model"}
+            None: the influence object's ``invariant`` if set, else ``"model"``.
+
+        Returns
+        -------
+        ndarray (n,)
+        """
+        inf = self.influence
+        name = reference if reference is not None else (inf.invariant_ or "model")
+        ref = inf.reference_ if name == inf.invariant_ else make_reference(name, inf)
+        out = np.empty(inf.n_)
+        for sl in inf._chunks():
+            R, F, g = self._parts(sl)
+            r = F.shape[2]
+            sol = ref.solve(R, F, np.concatenate([F, g[:, :, None]], axis=2))
+            lam, U, w = reference_eig(F, sol[:, :, :r], inf.rtol, inf.atol)
+            out[sl] = invariance_defect(U, g, sol[:, :, r])
+        return inf._per_row(out, "invariance_defect")
 
     def influence_value(self):
         """IV (see :meth:`LocalInfluence.influence_value`), computed once and cached.
@@ -189,7 +227,9 @@ class ValidationInfluence:
             ``fi_util_coarse`` (both cut-offs 100 times coarser),
             ``cutoff_sensitive`` (the two differ by more than a factor 2) and
             ``range_residual`` in [0, 1] (0 exactly where Theorem 1 makes the
-            row's FI independent of feature units).
+            row's FI independent of feature units). With ``invariant`` set,
+            ``fi_util`` is the invariant FI_util and the column
+            ``invariance_defect`` (:meth:`invariance_defect`) is added.
         """
         import pandas as pd
         inf = self.influence
@@ -198,6 +238,8 @@ class ValidationInfluence:
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
         top = _flag_count(flag_top, inf.n_)
         coarse, resid = stability_rows(self)
+        extra = {} if inf.reference_ is None else \
+            {"invariance_defect": np.asarray(self.invariance_defect())}
         idx = inf.index_
         if index is not None:
             idx = pd.Index(index)
@@ -210,7 +252,7 @@ class ValidationInfluence:
                              "rank": rank, "flagged": rank <= top,
                              "fi_util_coarse": coarse,
                              "cutoff_sensitive": (coarse > 2 * fi) | (2 * coarse < fi),
-                             "range_residual": resid},
+                             "range_residual": resid, **extra},
                             index=idx)
 
 

@@ -29,7 +29,8 @@ from .bound import ValidationInfluence
 from .cook import cook_local_influence
 from .classic import ClassicMeasures
 from .ingredients import Ingredients
-from .pinv import metric_eig
+from .pinv import metric_eig, reference_eig
+from .reference import make_reference
 
 # Budget in bytes for the (rows, k, queries) intermediates of pairwise FI.
 _PAIR_BYTES = 1 << 26
@@ -111,6 +112,18 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         against the direct ``grad_x log P``, so the two rank rows differently
         (docs/conventions.md). IV, self-influence, Cook and leverage do not
         involve D_i and are the same under both. Fixed at construction.
+    invariant : {None, "data", "model"}, default None
+        None: the paper's FI, whose pseudo-inverse ``G_i^+`` depends on the
+        units of x wherever g_i lies outside range(G_i) (binary models with
+        d >= 2). ``"data"`` or ``"model"`` (an extension beyond the paper,
+        :mod:`localinf.measures.reference`, docs/invariance.md): the same
+        formula in coordinates whitened by a reference metric -- the training
+        inputs' covariance (unchanged by any linear change of feature units
+        when the fit is) or the Fisher metric of all n predictions (unchanged
+        by any invertible J applied to omega). Equal to the paper's FI where
+        Theorem 1's range condition holds. The rank cut-off then applies to
+        the generalised eigenvalues of G_i against the reference. Fixed at
+        construction; ``fi``, ``fi_util`` and ``fi_active`` follow it.
 
     Attributes
     ----------
@@ -134,6 +147,9 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         The operator for query-side solves (``H_inv_`` unless
         ``query_curvature`` was given).
     scaling_ : str
+    invariant_ : {None, "data", "model"}
+    reference_ : ReferenceMetric or None
+        The reference metric of ``invariant`` (None for the paper's FI).
     """
 
     rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
@@ -142,7 +158,7 @@ class LocalInfluence(Ingredients, ClassicMeasures):
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None,
-                 scaling="derived"):
+                 scaling="derived", invariant=None):
         # a training frame may name the columns of a model fitted on an array (kept for later)
         model_names = (model._names() or None) if isinstance(model, Classifier) else None
         X_in = X = align_columns(X, "X", model_names)
@@ -167,6 +183,8 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         self.H_inv_query_ = b.H_inv_query
         self.design_ = None  # from_statsmodels sets a formula model's own design
         self._cache = {}
+        self.invariant_ = invariant
+        self.reference_ = make_reference(invariant, self)  # None: the paper's pseudo-inverse
 
     def _state(self):
         """What a cached result depends on: the cut-off and the two operators."""
@@ -222,9 +240,19 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         ``u_ij . g_i = -(1/n) (M_i u_ij) . w``: the pseudo-inverse only needs these.
         """
         rows = self._rows(sl)
-        lam, U, inv = metric_eig(rows.metric_factor(), self.rtol, self.atol)
+        lam, U, inv = self._basis(rows, rows.metric_factor())
         C = rows.mixed(U)
         return C * (np.sqrt(inv) / self.backend_.D_divisor)[:, :, None]
+
+    def _basis(self, rows, F, coarser=1.0):
+        """Kept eigenpairs ``(lam, U, w)`` of G_i = F F^T with the pseudo-inverse as
+        ``sum_j w_j u_j u_j^T``: Euclidean (the paper's), or against the reference
+        metric of ``invariant``. ``coarser`` multiplies both cut-offs. (The
+        Euclidean route may overwrite F.)"""
+        rtol, atol = coarser * self.rtol, coarser * self.atol
+        if self.reference_ is None:
+            return metric_eig(F, rtol, atol)
+        return reference_eig(F, self.reference_.solve(rows, F, F), rtol, atol)
 
     def _fi_from_w(self, W, C_all=None):
         """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).
@@ -348,56 +376,6 @@ class LocalInfluence(Ingredients, ClassicMeasures):
             import pandas as pd
             return pd.Series(out, index=pool_index, name="fi_active")
         return out
-
-    # -- baselines -----------------------------------------------------------
-    def influence_value(self, X_val, y_val):
-        """IV baseline: ``IV_i = gbar_V^T H^{-1} grad_theta L(z_i)``.
-
-        ``gbar_V`` is the MEAN validation gradient (a sum would scale IV by |V|).
-        Sign: up-weighting z_i by eps changes the mean validation loss by about
-        ``-eps * IV_i``, and deleting z_i (eps = -1/n) by about ``+IV_i / n``.
-        So a negative IV marks a harmful point (deleting it lowers the
-        validation loss); IV trimming removes the b lowest values.
-
-        Parameters
-        ----------
-        X_val, y_val : array_like (m, d) and (m,)
-            The validation set; ``gbar_V`` is the mean of its loss gradients.
-
-        Returns
-        -------
-        ndarray (n,)
-        """
-        return self.against(X_val, y_val).influence_value()
-
-    def influence(self, X_test, y_test):
-        """Classic influence of up-weighting each training point on each test loss.
-
-        ``I(z_i, z_t) = -grad L(z_t)^T H^{-1} grad L(z_i)`` (Koh & Liang 2017),
-        the derivative of L(z_t) when z_i's weight in the risk grows by eps.
-        Positive: up-weighting z_i raises the test loss (z_i is harmful to z_t);
-        deleting z_i changes the test loss by about ``-I / n``.
-
-        Parameters
-        ----------
-        X_test : array_like (m, d)
-            Test inputs x_t.
-        y_test : array_like (m,)
-            Their labels 0..K-1.
-
-        Returns
-        -------
-        ndarray (n, m)
-            Column t: the influence of every training row on the loss at z_t.
-        """
-        Xt, yt = self._query(X_test, y_test, "X_test", "y_test")
-        check_table("influence", self.n_, Xt.shape[0], self.p_)
-        W = self._solved(Xt, yt)
-        out = np.empty((self.n_, Xt.shape[0]))
-        for sl in self._chunks():
-            out[sl] = -(self._rows(sl).loss_grad @ W)
-        check_finite_result(out.T, "influence on test row", labels=row_labels(X_test))
-        return self._per_row(out, "influence")
 
     def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
         """One row per training point, as statsmodels' influence ``summary_frame``.

@@ -37,6 +37,38 @@ def metric_eig(F, rtol, atol):
     return lam, U, _inverse_kept(lam, rtol, atol)
 
 
+def reference_eig(F, RF, rtol, atol):
+    """Kept generalised eigenpairs of ``G = F F^T`` against a reference metric G_ref.
+
+    ``G u = lambda G_ref u`` with ``u^T G_ref u = 1``: the nonzero pairs come
+    from the small (r, r) matrix ``T = F^T G_ref^{-1} F`` (``T v = lambda v``,
+    ``u = G_ref^{-1} F v / sqrt(lambda)``), so no (d, d) eigenproblem is needed.
+    The cut-off rule is that of :func:`metric_eig`, applied to these lambda.
+
+    Parameters
+    ----------
+    F : ndarray (m, d, r)
+    RF : ndarray (m, d, r)
+        ``G_ref^{-1} F`` row by row.
+    rtol, atol : float
+
+    Returns
+    -------
+    lam : ndarray (m, r)
+    U : ndarray (m, d, r)
+        The vectors u (0 on cut pairs), so that ``pinv_quadratic(U, w, g)`` is
+        the paper's formula in G_ref-whitened coordinates.
+    w : ndarray (m, r)
+        ``1 / lambda`` on kept pairs, else 0.
+    """
+    T = np.einsum("idk,idl->ikl", F, RF)
+    lam, V = np.linalg.eigh(0.5 * (T + np.swapaxes(T, 1, 2)))
+    lam = np.maximum(lam, 0.0)
+    w = _inverse_kept(lam, rtol, atol)
+    U = np.einsum("idk,ikl->idl", RF, V) * np.sqrt(w)[:, None, :]
+    return lam, U, w
+
+
 def eig_of_matrix(G, rtol, atol):
     """Kept eigenpairs of explicit symmetric matrices G (m, d, d), same convention."""
     lam, U = np.linalg.eigh(0.5 * (G + np.swapaxes(G, -1, -2)))

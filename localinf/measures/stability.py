@@ -3,7 +3,8 @@
 Two per-row diagnostics, from the same pieces as FI_util (``G_i = F_i F_i^T``
 and ``g_i``):
 
-* ``fi_util_coarse``: FI_util with both cut-offs 100 times coarser. An
+* ``fi_util_coarse``: FI_util (invariant, if the influence object's
+  ``invariant`` is set) with both cut-offs 100 times coarser. An
   eigenvalue of G_i just above the cut-off contributes ``(u . g)^2 / lambda``,
   which can dominate FI; where the two values differ by more than a factor 2
   the row is ``cutoff_sensitive`` and its rank says more about the cut-off
@@ -11,7 +12,9 @@ and ``g_i``):
 * ``range_residual = ||(I - G_i G_i^+) g_i|| / ||g_i||`` in [0, 1]: 0 exactly
   when g_i lies in range(G_i), the condition under which Theorem 1 makes FI
   independent of the parameterisation of the perturbation (feature units,
-  any invertible J); near 1, FI of this row changes with the units.
+  any invertible J); near 1, FI of this row changes with the units. It is
+  Euclidean, so itself unit-dependent except for its zero set; the invariant
+  counterpart is ``ValidationInfluence.invariance_defect``.
 """
 
 import numpy as np
@@ -39,9 +42,9 @@ def stability_rows(bound):
     inf = bound.influence
     coarse, resid = np.empty(inf.n_), np.empty(inf.n_)
     for sl in row_chunks(inf.n_, inf.backend_.chunk_size):
-        F, g = bound.parts(sl)
+        R, F, g = bound._parts(sl)
         lam, U, inv = metric_eig(F.copy(), inf.rtol, inf.atol)  # (metric_eig may reuse F)
         resid[sl] = range_residual(U, inv, g[:, :, None])[:, 0]
-        lam, U, inv = metric_eig(F, COARSER * inf.rtol, COARSER * inf.atol)
+        lam, U, inv = inf._basis(R, F, coarser=COARSER)
         coarse[sl] = pinv_quadratic(U, inv, g)
     return coarse, resid
