@@ -56,3 +56,37 @@ def test_coarse_column_is_fi_util_at_coarser_cut_offs():
     np.testing.assert_allclose(frame["fi_util_coarse"], coarse, rtol=1e-12)
     changed = (coarse > 2 * frame["fi_util"]) | (2 * coarse < frame["fi_util"])
     np.testing.assert_array_equal(frame["cutoff_sensitive"], changed)
+
+
+def test_iris_rows_ranked_by_a_tiny_eigenvalue_are_flagged():
+    # softmax on iris (l2 = 1e-3): the top-10 FI_util rows are all setosa, each with a metric
+    # eigenvalue ~1e-8 (ratio ~1e-7 to the largest) that dominates its FI; any atol between
+    # 1e-7 and 1e-2 reverses the ranking (Spearman -0.31 with atol = 1e-6). The coarse column
+    # must see it: the eigenvalue is 800 times above the default cut-off 1e-10, so a cut-off
+    # only 100 times coarser missed it.
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    idx = np.random.default_rng(0).permutation(150)
+    tr, va = idx[:100], idx[100:]
+    inf = li.LocalInfluence(li.SoftmaxRegression(l2=1e-3).fit(X[tr], y[tr]), X[tr], y[tr])
+    frame = inf.summary_frame(X[va], y[va]).sort_values("rank")
+    assert (y[tr][frame.index[:10]] == 0).all()
+    assert frame["cutoff_sensitive"].head(10).all()
+    inf.atol = 1e-6
+    moved = np.asarray(inf.fi_util(X[va], y[va]))[frame.index[:10]]
+    assert np.all(moved < 0.5 * frame["fi_util"].head(10))  # the flag was right: they move
+
+
+def test_diagnose_says_when_printed_rows_are_cutoff_sensitive(tmp_path, capsys):
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from localinf import cli
+    X, y = load_iris(return_X_y=True)
+    frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"]).assign(species=y)
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    assert cli.main(["diagnose", str(tmp_path / "iris.csv"), "--target", "species", "--l2", "1e-3",
+                     "--out", str(tmp_path / "o"), "--refits", "0"]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "o" / "influence.csv", index_col="row")
+    shaky = int(table.sort_values("rank").cutoff_sensitive.head(10).sum())
+    assert (f"{shaky} of these 10 rows are cutoff_sensitive" in out) == (shaky > 0)

@@ -135,6 +135,11 @@ def run(args):
                   "gradient that the paper's metric cannot see, 0 where the paper's FI_util is "
                   "unit-free too." + (" The fit itself still depends on units through the "
                                       "penalty (--l2)." if args.l2 > 0 else ""))
+        shaky = int(top["cutoff_sensitive"].sum())
+        if shaky:
+            print(f"{shaky} of these {len(top)} rows are cutoff_sensitive: their FI_util comes from a "
+                  "direction in which their own prediction barely moves (a metric eigenvalue below "
+                  "1e-6 of the largest) and changes with --rtol/--atol; do not read their rank.")
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
             print(top.to_string())
         print(f"wrote {csv_path} (every digit) and {png_path}")

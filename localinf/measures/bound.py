@@ -224,7 +224,7 @@ class ValidationInfluence:
             ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
             ``flagged`` marks sensitivity, not harm: check ``iv`` (or refit)
             before removing a row. Stability (:mod:`localinf.measures.stability`):
-            ``fi_util_coarse`` (both cut-offs 100 times coarser),
+            ``fi_util_coarse`` (cut-offs 100 times coarser, ``rtol`` at least 1e-6),
             ``cutoff_sensitive`` (the two differ by more than a factor 2) and
             ``range_residual`` in [0, 1] (0 exactly where Theorem 1 makes the
             row's FI independent of feature units). With ``invariant`` set,

@@ -244,12 +244,13 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         C = rows.mixed(U)
         return C * (np.sqrt(inv) / self.backend_.D_divisor)[:, :, None]
 
-    def _basis(self, rows, F, coarser=1.0):
+    def _basis(self, rows, F, rtol=None, atol=None):
         """Kept eigenpairs ``(lam, U, w)`` of G_i = F F^T with the pseudo-inverse as
         ``sum_j w_j u_j u_j^T``: Euclidean (the paper's), or against the reference
-        metric of ``invariant``. ``coarser`` multiplies both cut-offs. (The
-        Euclidean route may overwrite F.)"""
-        rtol, atol = coarser * self.rtol, coarser * self.atol
+        metric of ``invariant``; cut-offs default to the object's. (The Euclidean
+        route may overwrite F.)"""
+        rtol = self.rtol if rtol is None else rtol
+        atol = self.atol if atol is None else atol
         if self.reference_ is None:
             return metric_eig(F, rtol, atol)
         return reference_eig(F, self.reference_.solve(rows, F, F), rtol, atol)

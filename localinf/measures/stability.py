@@ -4,11 +4,15 @@ Two per-row diagnostics, from the same pieces as FI_util (``G_i = F_i F_i^T``
 and ``g_i``):
 
 * ``fi_util_coarse``: FI_util (invariant, if the influence object's
-  ``invariant`` is set) with both cut-offs 100 times coarser. An
-  eigenvalue of G_i just above the cut-off contributes ``(u . g)^2 / lambda``,
-  which can dominate FI; where the two values differ by more than a factor 2
-  the row is ``cutoff_sensitive`` and its rank says more about the cut-off
-  than about the data.
+  ``invariant`` is set) at a coarser cut-off: ``atol`` times 100 and ``rtol``
+  times 100 but at least 1e-6. An eigenvalue lambda of G_i contributes
+  ``(u . g)^2 / lambda``, so a small one can dominate FI; where the two values
+  differ by more than a factor 2 the row is ``cutoff_sensitive``: its FI, and
+  its rank, are decided by a direction in which its prediction barely moves,
+  and any cut-off placed between the two changes them. The floor 1e-6 (Shu and
+  Zhu's cut-off of 1e-3 on singular values) matters at the default
+  ``rtol = 1e-10``: on iris the top rows owe their FI to eigenvalues 1e-7 times
+  the largest, 800 times above the default cut-off.
 * ``range_residual = ||(I - G_i G_i^+) g_i|| / ||g_i||`` in [0, 1]: 0 exactly
   when g_i lies in range(G_i), the condition under which Theorem 1 makes FI
   independent of the parameterisation of the perturbation (feature units,
@@ -23,6 +27,7 @@ from .._core.chunks import row_chunks
 from .pinv import metric_eig, pinv_quadratic, range_residual
 
 COARSER = 100.0
+RTOL_FLOOR = 1e-6  # the coarse relative cut-off is at least this
 
 
 def stability_rows(bound):
@@ -45,6 +50,6 @@ def stability_rows(bound):
         R, F, g = bound._parts(sl)
         lam, U, inv = metric_eig(F.copy(), inf.rtol, inf.atol)  # (metric_eig may reuse F)
         resid[sl] = range_residual(U, inv, g[:, :, None])[:, 0]
-        lam, U, inv = inf._basis(R, F, coarser=COARSER)
+        lam, U, inv = inf._basis(R, F, max(COARSER * inf.rtol, RTOL_FLOOR), COARSER * inf.atol)
         coarse[sl] = pinv_quadratic(U, inv, g)
     return coarse, resid
