@@ -8,7 +8,14 @@ variant adds white noise of variance 0.1 (Appendix D.1) ... to the features
 of a random 10 % of the training rows, scaled up to variance 1 so that it
 matters at this scale.
 
-Run:  python validation/experiments/trimming_real.py [--seeds 5] [--quick]
+Every table has an untrimmed (unperturbed) row and a random-removal (random
+perturbation) row, and seed-paired statistics of each method against them
+(validation/experiments/paired.py): wins/ties/losses over the data seeds, the
+mean difference with a 95 % t interval, and the two-sided sign test. Table 8
+here is the paper's Algorithm 6 (subsample + random forest); K-FAC and KFSVD
+against exact FI are in table8_kfac.py.
+
+Run:  python validation/experiments/trimming_real.py [--seeds 10] [--quick]
 Writes results/trimming_curves.md / .png, results/table7.md, results/table8.md.
 """
 
@@ -22,6 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import localinf as li  # noqa: E402
 from _common import frame_markdown, markdown_table, out_dir, save_figure, write_text  # noqa: E402
+from paired import describe, paired  # noqa: E402
 
 
 def split(seed, noisy=False, noise_var=1.0, noisy_frac=0.1):
@@ -74,85 +82,177 @@ def plot_curves(df, path):
     plt.close(fig)
 
 
-def table7(seeds, budgets, sigma=1.0):
-    """Add N(0, sigma^2) noise to the top-b and to the bottom-b FI points; refit; test accuracy."""
+def cell(a, b):
+    """The seed-paired cell of ``a`` against ``b`` (no interval with one seed)."""
+    r = paired(a, b)
+    if len(a) > 1:
+        return describe(r)
+    return f"{r['wins']}/{r['ties']}/{r['losses']}, {100 * r['mean']:+.2f} (1 seed)"
+
+
+def pct(a):
+    return f"{100 * np.mean(a):.2f} ± {100 * np.std(a):.2f}"
+
+
+LABELS = {"fi": "FI", "iv": "IV", "cook": "Cook", "fi_paired": "FI-paired",
+          "shapley": "Data Shapley (TMC)", "random": "random"}
+
+
+def per_seed(df):
+    """Accuracy by (data, data_seed, budget) x method; random: the mean of its draws."""
+    return df.groupby(["data", "data_seed", "budget", "method"]).accuracy.mean().unstack("method")
+
+
+def curves_paired(df, budgets):
+    """Seed-paired rows: each method at each budget against no removal (b = 0) and random."""
+    acc = per_seed(df)
     rows = []
-    for b in budgets:
-        top, bottom, base = [], [], []
-        for s in range(seeds):
-            X, y, Xv, yv, Xt, yt = split(s)
-            m = fit(X, y)
-            fi = li.LocalInfluence(m, X, y).fi_util(Xv, yv)
-            order = np.argsort(-fi)
-            base.append(np.mean(m.predict(Xt) == yt))
-            rng = np.random.default_rng(1000 + s)
-            for rows_, acc in ((order[:b], top), (order[::-1][:b], bottom)):
+    for data in ("clean", "noisy"):
+        none = acc.xs((data, 0), level=("data", "budget"))["fi"]
+        rows.append([data, 0, "no removal", pct(none), "", ""])
+        for b in budgets:
+            a = acc.xs((data, b), level=("data", "budget"))
+            for m in [c for c in LABELS if c in a.columns]:
+                rows.append([data, b, LABELS[m], pct(a[m]), cell(a[m], none),
+                             "" if m == "random" else cell(a[m], a["random"])])
+    return markdown_table(["data", "b", "method", "test accuracy (%)", "against no removal",
+                           "against random"], rows)
+
+
+def table7(seeds, budgets, sigma=1.0):
+    """Add N(0, sigma^2) noise to the top-b, the bottom-b and b random FI_util rows; refit.
+
+    The three perturbations of one (seed, b) use the same noise matrix, so they
+    differ only in which rows receive it; the random rows are a prefix of one
+    seeded permutation, nested across budgets.
+    """
+    acc = {k: np.zeros((seeds, len(budgets))) for k in ("top", "bottom", "random")}
+    base = np.zeros(seeds)
+    for s in range(seeds):
+        X, y, Xv, yv, Xt, yt = split(s)
+        m = fit(X, y)
+        order = np.argsort(-li.LocalInfluence(m, X, y).fi_util(Xv, yv), kind="stable")
+        perm = np.random.default_rng(2000 + s).permutation(len(y))
+        base[s] = np.mean(m.predict(Xt) == yt)
+        rng = np.random.default_rng(1000 + s)
+        for j, b in enumerate(budgets):
+            noise = rng.normal(scale=sigma, size=(b, X.shape[1]))
+            for key, rows_ in (("top", order[:b]), ("bottom", order[::-1][:b]), ("random", perm[:b])):
                 Xp = X.copy()
-                Xp[rows_] += rng.normal(scale=sigma, size=(len(rows_), X.shape[1]))
-                acc.append(np.mean(fit(Xp, y).predict(Xt) == yt))
-        a0 = 100 * np.mean(base)
-        rows.append([b, f"{100 * np.mean(top):.2f}", f"{100 * np.mean(top) - a0:+.2f}",
-                     f"{100 * np.mean(bottom):.2f}", f"{100 * np.mean(bottom) - a0:+.2f}"])
-    return (f"Accuracy without perturbation: {a0:.2f} %.\n\n"
+                Xp[rows_] += noise
+                acc[key][s, j] = np.mean(fit(Xp, y).predict(Xt) == yt)
+    a0 = 100 * base.mean()
+    paper, rows = [], [[0, "no perturbation", pct(base), ""]]
+    for j, b in enumerate(budgets):
+        t, bo, r = (acc[k][:, j] for k in ("top", "bottom", "random"))
+        paper.append([b] + sum(([f"{100 * v.mean():.2f}", f"{100 * v.mean() - a0:+.2f}"]
+                                for v in (t, bo, r)), []))
+        for name, v, ref in (("top-b", t, base), ("bottom-b", bo, base), ("random b", r, base),
+                             ("top-b against bottom-b", t, bo), ("top-b against random b", t, r),
+                             ("bottom-b against random b", bo, r)):
+            rows.append([b, name if "against" in name else f"{name} against no perturbation",
+                         pct(v) if "against" not in name else "", cell(v, ref)])
+    return (f"Accuracy without perturbation: {pct(base)} % ({seeds} seeds).\n\n"
             + markdown_table(["b", "acc. after perturbing top-b FI (%)", "change",
-                              "acc. after perturbing bottom-b FI (%)", "change"], rows))
+                              "acc. after perturbing bottom-b FI (%)", "change",
+                              "acc. after perturbing b random rows (%)", "change"], paper)
+            + "\n\nSeed-paired (wins/ties/losses, mean difference in points [95 % t interval], "
+            "sign test):\n\n" + markdown_table(["b", "comparison", "test accuracy (%)", "paired"], rows))
 
 
 def table8(seeds, b=20, alpha=0.2):
     """Exact FI_util trimming against Algorithm 6 (FI on a fraction alpha + random forest),
-    on a tanh network (30-16-1) where FI costs more than the forest."""
-    rows = []
+    on a tanh network (30-16-1); random removal and no removal as baselines, seed-paired."""
+    cols = ("approx", "exact", "random", "none", "t_approx", "t_exact", "overlap")
+    r = {k: np.zeros(seeds) for k in cols}
     for s in range(seeds):
         X, y, Xv, yv, Xt, yt = split(s)
         fitn = lambda X, y: li.fit_mlp(X, y, hidden=(16,), activation="tanh", l2=1e-2, seed=s)
         m = fitn(X, y)
         t = time.perf_counter()
         exact = li.LocalInfluence(m, X, y).fi_util(Xv, yv)
-        t_exact = time.perf_counter() - t
+        r["t_exact"][s] = time.perf_counter() - t
         t = time.perf_counter()
-        approx, info = li.approximate_fi_util(m, X, y, Xv, yv, alpha=alpha, seed=s)
-        t_approx = time.perf_counter() - t
-        accs = []
-        for sc in (exact, approx):
+        approx, _ = li.approximate_fi_util(m, X, y, Xv, yv, alpha=alpha, seed=s)
+        r["t_approx"][s] = time.perf_counter() - t
+        rand = np.random.default_rng(3000 + s).permutation(len(y)).astype(float)
+        for key, sc in (("exact", exact), ("approx", approx), ("random", rand)):
             keep = np.setdiff1d(np.arange(len(y)), li.select(sc, b))
-            accs.append(np.mean(fitn(X[keep], y[keep]).predict(Xt) == yt))
-        overlap = len(set(li.select(exact, b)) & set(li.select(approx, b)))
-        rows.append((accs[1], accs[0], t_approx, t_exact, overlap))
-    r = np.array(rows)
-    return markdown_table(
+            r[key][s] = np.mean(fitn(X[keep], y[keep]).predict(Xt) == yt)
+        r["none"][s] = np.mean(m.predict(Xt) == yt)
+        r["overlap"][s] = len(set(li.select(exact, b)) & set(li.select(approx, b)))
+    paper = markdown_table(
         ["model", "approx. accuracy (%)", "exact accuracy (%)", "approx. time (s)", "exact time (s)",
-         f"top-{b} overlap"],
-        [[f"tanh MLP 30-16-1, {seeds} seeds", f"{100 * r[:, 0].mean():.2f}", f"{100 * r[:, 1].mean():.2f}",
-          f"{r[:, 2].mean():.2f}", f"{r[:, 3].mean():.2f}", f"{r[:, 4].mean():.1f}/{b}"]])
+         f"top-{b} overlap", "random accuracy (%)", "untrimmed accuracy (%)"],
+        [[f"tanh MLP 30-16-1, {seeds} seeds", f"{100 * r['approx'].mean():.2f}",
+          f"{100 * r['exact'].mean():.2f}", f"{r['t_approx'].mean():.2f}", f"{r['t_exact'].mean():.2f}",
+          f"{r['overlap'].mean():.1f}/{b}", f"{100 * r['random'].mean():.2f}",
+          f"{100 * r['none'].mean():.2f}"]])
+    rows = [["no removal", pct(r["none"]), "", ""], ["random", pct(r["random"]), cell(r["random"], r["none"]), ""]]
+    for key, name in (("exact", "exact FI_util"), ("approx", "Algorithm 6")):
+        rows.append([name, pct(r[key]), cell(r[key], r["none"]), cell(r[key], r["random"])])
+    rows.append(["Algorithm 6 against exact", "", cell(r["approx"], r["exact"]), ""])
+    return (paper + f"\n\nSeed-paired, b = {b}:\n\n"
+            + markdown_table(["method", "test accuracy (%)", "against no removal", "against random"], rows))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="CI-sized run: 1 seed, few budgets")
-    a = ap.parse_args()
-    seeds = 1 if a.quick else a.seeds
-    budgets = (0, 10, 20) if a.quick else tuple(range(0, 55, 5))
-    methods = ("fi", "iv", "random") if a.quick else ("fi", "iv", "cook", "random", "fi_paired", "shapley")
+def run(seeds, quick=False):
+    """All three experiments; writes the result files and returns their data and texts.
+
+    Parameters
+    ----------
+    seeds : int
+        Data seeds (splits) of every table.
+    quick : bool
+        CI-sized: few budgets, FI / IV / random only, 5 Shapley permutations.
+
+    Returns
+    -------
+    dict
+        ``curves`` (the trimming_curve frame), ``curves_text``, ``table7``, ``table8``.
+    """
+    budgets = (0, 10, 20) if quick else tuple(range(0, 55, 5))
+    stats_budgets = (10, 20) if quick else (10, 20, 50)
+    methods = ("fi", "iv", "random") if quick else ("fi", "iv", "cook", "random", "fi_paired", "shapley")
     folder = out_dir()
     t = time.perf_counter()
-    df = curves(seeds, budgets, methods, shapley_permutations=5 if a.quick else 50)
+    df = curves(seeds, budgets, methods, shapley_permutations=5 if quick else 50)
     tab = df.groupby(["data", "method", "budget"]).accuracy.mean().unstack("budget")
+    for data in ("clean", "noisy"):  # the untrimmed model, for reading the rows against
+        tab.loc[(data, "none (untrimmed)"), :] = tab.loc[(data, "fi"), 0]
+    tab = tab.sort_index()
     secs = df.groupby(["data", "method"]).seconds.mean().unstack("data")
     text = (f"# Trimming curves, breast cancer, logistic regression, {seeds} seeds\n\n"
             "Mean test accuracy after removing the top b rows of each method's ranking "
-            "(random: 5 seeds per data seed).\n\n"
-            + frame_markdown(tab) + "\n\nSeconds to score (mean over seeds):\n\n"
+            "(random: 5 draws per data seed).\n\n"
+            + frame_markdown(tab) + "\n\nSeed-paired at selected budgets (random: the mean of its "
+            "5 draws per data seed; wins/ties/losses over the data seeds, mean difference in "
+            "accuracy points [95 % t interval], two-sided sign test):\n\n"
+            + curves_paired(df, stats_budgets) + "\n\nSeconds to score (mean over seeds):\n\n"
             + frame_markdown(secs, "{:.3f}") + f"\n\nRun time {time.perf_counter() - t:.0f} s.\n")
     write_text(os.path.join(folder, "trimming_curves.md"), text)
     plot_curves(df, os.path.join(folder, "trimming_curves.png"))
-    print(text)
-    t7 = table7(seeds, (10, 20) if a.quick else (10, 20, 30, 40, 50))
-    write_text(os.path.join(folder, "table7.md"), "# Table 7 analogue: perturbing high- vs low-FI points\n\n" + t7 + "\n")
-    print(t7)
-    t8 = table8(1 if a.quick else seeds)
-    write_text(os.path.join(folder, "table8.md"), "# Table 8 analogue: approximate vs exact trimming\n\n" + t8 + "\n")
-    print(t8)
+    t = time.perf_counter()
+    t7 = table7(seeds, (10, 20) if quick else (10, 20, 30, 40, 50))
+    t7 += f"\n\nRun time {time.perf_counter() - t:.0f} s.\n"
+    write_text(os.path.join(folder, "table7.md"),
+               "# Table 7 analogue: perturbing high- vs low-FI points\n\n" + t7)
+    t = time.perf_counter()
+    t8 = table8(seeds)
+    t8 += f"\n\nRun time {time.perf_counter() - t:.0f} s.\n"
+    write_text(os.path.join(folder, "table8.md"),
+               "# Table 8 analogue: approximate (Algorithm 6) vs exact trimming\n\n" + t8)
+    return dict(curves=df, curves_text=text, table7=t7, table8=t8)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--quick", action="store_true", help="CI-sized run: 2 seeds, few budgets")
+    a = ap.parse_args(argv)
+    out = run(2 if a.quick else a.seeds, a.quick)
+    print(out["curves_text"], out["table7"], out["table8"], sep="\n")
+    return out
 
 
 if __name__ == "__main__":
