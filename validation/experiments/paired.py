@@ -31,3 +31,23 @@ def describe(r, scale=100.0):
     """``"W/T/L, +0.12 [-0.05, +0.29], p = 0.31"`` (differences in points of ``scale``)."""
     return (f"{r['wins']}/{r['ties']}/{r['losses']}, {scale * r['mean']:+.2f} "
             f"[{scale * r['low']:+.2f}, {scale * r['high']:+.2f}], p = {r['p_sign']:.2g}")
+
+
+def cell(a, b):
+    """The seed-paired cell of ``a`` against ``b``: :func:`describe` of :func:`paired`, or with
+    one seed (no interval) only ``"W/T/L, +diff (1 seed)"``.
+
+    Parameters
+    ----------
+    a, b : array_like (s,)
+        Accuracies on the same s seeds.
+
+    Returns
+    -------
+    str
+        In accuracy points.
+    """
+    r = paired(a, b)
+    if len(a) > 1:
+        return describe(r)
+    return f"{r['wins']}/{r['ties']}/{r['losses']}, {100 * r['mean']:+.2f} (1 seed)"

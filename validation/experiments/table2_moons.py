@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import localinf as li  # noqa: E402
 from _common import markdown_table, out_dir, write_text  # noqa: E402
-from paired import describe, paired  # noqa: E402
+from paired import cell  # noqa: E402
 
 BUDGETS = (5, 10, 20)
 METHODS = ("fi", "iv", "random")
@@ -49,7 +49,17 @@ ROWS = dict(softplus="softplus, whole network (16, 16), L-BFGS + Newton",
 
 
 def moons(seed):
-    """500 / 250 / 250 rows of two moons (noise 0.3) for one seed."""
+    """500 / 250 / 250 rows of two moons (noise 0.3) for one seed.
+
+    Parameters
+    ----------
+    seed : int
+
+    Returns
+    -------
+    X, y, X_val, y_val, X_test, y_test : ndarray
+        (500, 2), (500,), (250, 2), (250,), (250, 2), (250,).
+    """
     from sklearn.datasets import make_moons
     X, y = make_moons(1000, noise=0.3, random_state=seed)
     return X[:500], y[:500], X[500:750], y[500:750], X[750:], y[750:]
@@ -86,7 +96,26 @@ def refit_last_layer(model, X, y):
 
 
 def recipe(activation, seed, quick=False):
-    """``(fit, influence_model)``: the training recipe and the model influence is taken of."""
+    """The training recipe of one network and the model influence is taken of.
+
+    Parameters
+    ----------
+    activation : {"softplus", "relu"}
+    seed : int
+        Seed of the initial parameters (and of Adam's minibatches).
+    quick : bool, default False
+        ReLU only: a short Adam run (CI).
+
+    Returns
+    -------
+    fit : callable
+        ``fit(X, y) -> MLP``; softplus: the first call fits from the seeded
+        start and later calls start from that fit; ReLU: every call runs Adam
+        from the seeded start, then :func:`refit_last_layer`.
+    restrict : callable
+        ``restrict(model)``: the model passed to ``LocalInfluence`` (the
+        network itself, or :func:`localinf.last_layer` of it).
+    """
     if activation == "softplus":
         kw = dict(hidden=(16, 16), activation="softplus", l2=1e-3, seed=seed)
         start = []
@@ -110,7 +139,22 @@ def recipe(activation, seed, quick=False):
 
 
 def one_seed(seed, activation, budgets=BUDGETS, quick=False):
-    """Test accuracies on one seed: ``{"none": acc, (method, b): acc}`` plus diagnostics."""
+    """Test accuracies on one seed, untrimmed and after each method's removals.
+
+    Parameters
+    ----------
+    seed : int
+    activation : {"softplus", "relu"}
+    budgets : sequence of int
+    quick : bool, default False
+
+    Returns
+    -------
+    dict
+        ``"none"``: untrimmed accuracy; ``(method, b)``: accuracy after removing
+        the top b rows of ``method`` and refitting; ``"p_free"`` / ``"p_all"``:
+        parameters influence is taken over / of the whole network.
+    """
     X, y, Xv, yv, Xt, yt = moons(seed)
     fit, restrict = recipe(activation, seed, quick)
     model = fit(X, y)
@@ -126,20 +170,28 @@ def one_seed(seed, activation, budgets=BUDGETS, quick=False):
     return out
 
 
-def cell(a, b):
-    """The paired cell; with one seed no interval exists, so only W/T/L and the difference."""
-    r = paired(a, b)
-    if len(a) > 1:
-        return describe(r)
-    return f"{r['wins']}/{r['ties']}/{r['losses']}, {100 * r['mean']:+.2f} (1 seed)"
-
 
 def pct(a):
+    """``"mean ± sd"`` of accuracies, in percent."""
     return f"{100 * np.mean(a):.2f} ± {100 * np.std(a):.2f}"
 
 
 def section(activation, res, seconds, budgets=BUDGETS):
-    """Markdown for one network: the paper's columns, then the seed-paired table."""
+    """Markdown for one network: the paper's columns, then the seed-paired table.
+
+    Parameters
+    ----------
+    activation : {"softplus", "relu"}
+    res : list of dict
+        :func:`one_seed` results, one per seed.
+    seconds : float
+        Wall time of the network's seeds.
+    budgets : sequence of int
+
+    Returns
+    -------
+    str
+    """
     none = np.array([r["none"] for r in res])
     A = {(m, b): np.array([r[(m, b)] for r in res]) for m in METHODS for b in budgets}
     paper = [[b, f"{int(np.sum(A['fi', b] > A['iv', b]))} (ties {int(np.sum(A['fi', b] == A['iv', b]))})",
@@ -161,6 +213,22 @@ def section(activation, res, seconds, budgets=BUDGETS):
 
 
 def run(seeds, quick=False, activations=("softplus", "relu")):
+    """Run every seed of each network and write results/table2.md.
+
+    Parameters
+    ----------
+    seeds : int
+    quick : bool, default False
+        CI-sized: b = 5 only and a short Adam run.
+    activations : sequence of {"softplus", "relu"}
+
+    Returns
+    -------
+    results : dict
+        Per activation, the list of :func:`one_seed` results.
+    text : str
+        The markdown written.
+    """
     budgets = (5,) if quick else BUDGETS
     parts, results = [], {}
     for act in activations:

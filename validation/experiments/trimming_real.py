@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import localinf as li  # noqa: E402
 from _common import frame_markdown, markdown_table, out_dir, save_figure, write_text  # noqa: E402
-from paired import describe, paired  # noqa: E402
+from paired import cell  # noqa: E402
 
 
 def split(seed, noisy=False, noise_var=1.0, noisy_frac=0.1):
@@ -82,15 +82,9 @@ def plot_curves(df, path):
     plt.close(fig)
 
 
-def cell(a, b):
-    """The seed-paired cell of ``a`` against ``b`` (no interval with one seed)."""
-    r = paired(a, b)
-    if len(a) > 1:
-        return describe(r)
-    return f"{r['wins']}/{r['ties']}/{r['losses']}, {100 * r['mean']:+.2f} (1 seed)"
-
 
 def pct(a):
+    """``"mean ± sd"`` of accuracies, in percent."""
     return f"{100 * np.mean(a):.2f} ± {100 * np.std(a):.2f}"
 
 
@@ -99,12 +93,36 @@ LABELS = {"fi": "FI", "iv": "IV", "cook": "Cook", "fi_paired": "FI-paired",
 
 
 def per_seed(df):
-    """Accuracy by (data, data_seed, budget) x method; random: the mean of its draws."""
+    """Accuracy by (data, data_seed, budget) x method; random: the mean of its draws.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`curves`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (data, data_seed, budget), one column per method.
+    """
     return df.groupby(["data", "data_seed", "budget", "method"]).accuracy.mean().unstack("method")
 
 
 def curves_paired(df, budgets):
-    """Seed-paired rows: each method at each budget against no removal (b = 0) and random."""
+    """Seed-paired rows: each method at each budget against no removal (b = 0) and random.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`curves`; must contain budget 0 and the method ``"random"``.
+    budgets : sequence of int
+        The budgets to tabulate.
+
+    Returns
+    -------
+    str
+        A markdown table.
+    """
     acc = per_seed(df)
     rows = []
     for data in ("clean", "noisy"):
@@ -125,6 +143,20 @@ def table7(seeds, budgets, sigma=1.0):
     The three perturbations of one (seed, b) use the same noise matrix, so they
     differ only in which rows receive it; the random rows are a prefix of one
     seeded permutation, nested across budgets.
+
+    Parameters
+    ----------
+    seeds : int
+        Data seeds (splits).
+    budgets : sequence of int
+        Numbers of perturbed rows.
+    sigma : float, default 1
+        Standard deviation of the added noise (standardised features).
+
+    Returns
+    -------
+    str
+        Markdown: the paper's columns, then the seed-paired comparisons.
     """
     acc = {k: np.zeros((seeds, len(budgets))) for k in ("top", "bottom", "random")}
     base = np.zeros(seeds)
@@ -162,7 +194,22 @@ def table7(seeds, budgets, sigma=1.0):
 
 def table8(seeds, b=20, alpha=0.2):
     """Exact FI_util trimming against Algorithm 6 (FI on a fraction alpha + random forest),
-    on a tanh network (30-16-1); random removal and no removal as baselines, seed-paired."""
+    on a tanh network (30-16-1); random removal and no removal as baselines, seed-paired.
+
+    Parameters
+    ----------
+    seeds : int
+        Data seeds (splits); the network's seed is the data seed.
+    b : int, default 20
+        Rows removed.
+    alpha : float, default 0.2
+        Fraction of rows Algorithm 6 scores exactly.
+
+    Returns
+    -------
+    str
+        Markdown: the paper's columns, then the seed-paired comparisons.
+    """
     cols = ("approx", "exact", "random", "none", "t_approx", "t_exact", "overlap")
     r = {k: np.zeros(seeds) for k in cols}
     for s in range(seeds):
@@ -188,7 +235,8 @@ def table8(seeds, b=20, alpha=0.2):
           f"{100 * r['exact'].mean():.2f}", f"{r['t_approx'].mean():.2f}", f"{r['t_exact'].mean():.2f}",
           f"{r['overlap'].mean():.1f}/{b}", f"{100 * r['random'].mean():.2f}",
           f"{100 * r['none'].mean():.2f}"]])
-    rows = [["no removal", pct(r["none"]), "", ""], ["random", pct(r["random"]), cell(r["random"], r["none"]), ""]]
+    rows = [["no removal", pct(r["none"]), "", ""],
+            ["random", pct(r["random"]), cell(r["random"], r["none"]), ""]]
     for key, name in (("exact", "exact FI_util"), ("approx", "Algorithm 6")):
         rows.append([name, pct(r[key]), cell(r[key], r["none"]), cell(r[key], r["random"])])
     rows.append(["Algorithm 6 against exact", "", cell(r["approx"], r["exact"]), ""])
