@@ -35,7 +35,7 @@ def fi_pairs(inf, X_val, y_val, max_pairs=200_000):
     fi : ndarray (n (n - 1) / 2,)
         Their FI values.
     """
-    n, d, K, p = inf.n_, inf.d_, inf.K_, inf.p_
+    n, d, p = inf.n_, inf.d_, inf.p_
     max_pairs = check_positive_int(max_pairs, "max_pairs")
     if n * (n - 1) // 2 > max_pairs:
         raise InputError(f"fi_paired needs n (n - 1) / 2 <= max_pairs = {max_pairs} pairs; got n = {n}")
