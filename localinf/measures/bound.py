@@ -15,7 +15,7 @@ from .._core.scalars import finite_float
 from ..exceptions import InputError, InSampleWarning, NumericalError
 from .overlap import shared_rows
 from .pinv import pinv_quadratic, reference_eig
-from .reference import invariance_defect, make_reference
+from .reference import invariance_defect, solve_parts
 from .stability import stability_rows
 
 
@@ -176,15 +176,12 @@ class ValidationInfluence:
         ndarray (n,)
         """
         inf = self.influence
-        name = reference if reference is not None else (inf.invariant_ or "model")
-        ref = inf.reference_ if name == inf.invariant_ else make_reference(name, inf)
+        ref = inf._reference(reference if reference is not None else (inf.invariant_ or "model"))
         out = np.empty(inf.n_)
         for sl in inf._chunks():
             R, F, g = self._parts(sl)
-            r = F.shape[2]
-            sol = ref.solve(R, F, np.concatenate([F, g[:, :, None]], axis=2))
-            lam, U, w = reference_eig(F, sol[:, :, :r], inf.rtol, inf.atol)
-            out[sl] = invariance_defect(U, g, sol[:, :, r])
+            RF, Rg = solve_parts(ref, R, F, g)
+            out[sl] = invariance_defect(reference_eig(F, RF, inf.rtol, inf.atol)[1], g, Rg)
         return inf._per_row(out, "invariance_defect")
 
     def influence_value(self):
@@ -237,9 +234,8 @@ class ValidationInfluence:
         rank = np.empty(inf.n_, dtype=np.int64)
         rank[np.argsort(-fi, kind="stable")] = np.arange(1, inf.n_ + 1)
         top = _flag_count(flag_top, inf.n_)
-        coarse, resid = stability_rows(self)
-        extra = {} if inf.reference_ is None else \
-            {"invariance_defect": np.asarray(self.invariance_defect())}
+        coarse, resid, eta = stability_rows(self)
+        extra = {} if eta is None else {"invariance_defect": eta}
         idx = inf.index_
         if index is not None:
             idx = pd.Index(index)

@@ -185,6 +185,14 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         self._cache = {}
         self.invariant_ = invariant
         self.reference_ = make_reference(invariant, self)  # None: the paper's pseudo-inverse
+        self._references = {invariant: self.reference_}
+
+    def _reference(self, name):
+        """The reference metric ``name`` ("data" or "model"), built once (the model
+        reference forms a (p, p) Fisher matrix)."""
+        if name not in self._references:
+            self._references[name] = make_reference(name, self)
+        return self._references[name]
 
     def _state(self):
         """What a cached result depends on: the cut-off and the two operators."""
@@ -244,16 +252,13 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         C = rows.mixed(U)
         return C * (np.sqrt(inv) / self.backend_.D_divisor)[:, :, None]
 
-    def _basis(self, rows, F, rtol=None, atol=None):
+    def _basis(self, rows, F):
         """Kept eigenpairs ``(lam, U, w)`` of G_i = F F^T with the pseudo-inverse as
         ``sum_j w_j u_j u_j^T``: Euclidean (the paper's), or against the reference
-        metric of ``invariant``; cut-offs default to the object's. (The Euclidean
-        route may overwrite F.)"""
-        rtol = self.rtol if rtol is None else rtol
-        atol = self.atol if atol is None else atol
+        metric of ``invariant``. (The Euclidean route may overwrite F.)"""
         if self.reference_ is None:
-            return metric_eig(F, rtol, atol)
-        return reference_eig(F, self.reference_.solve(rows, F, F), rtol, atol)
+            return metric_eig(F, self.rtol, self.atol)
+        return reference_eig(F, self.reference_.solve(rows, F, F), self.rtol, self.atol)
 
     def _fi_from_w(self, W, C_all=None):
         """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).

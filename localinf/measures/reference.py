@@ -106,13 +106,12 @@ class DataReference(ReferenceMetric):
         Xc = X - X.mean(axis=0)
         self.Sigma = Xc.T @ Xc / max(n - 1, 1)
         sd = np.sqrt(np.diag(self.Sigma))
-        # the correlation matrix: its condition does not depend on the units of the columns
-        lam, V = np.linalg.eigh(self.Sigma / np.outer(sd, sd)) if sd.all() else (np.zeros(d), np.eye(d))
-        if not sd.all():
-            V = np.eye(d)[:, np.argsort(sd)]
-        if not lam[-1] > 0 or lam[0] <= lam[-1] / _COND:
-            worst = V[:, 0]
-            j = int(np.argmax(np.abs(worst)))
+        if sd.all():  # the correlation matrix: its condition does not depend on the units
+            lam, V = np.linalg.eigh(self.Sigma / np.outer(sd, sd))
+            bad, j = lam[0] <= lam[-1] / _COND, int(np.argmax(np.abs(V[:, 0])))
+        else:
+            bad, j = True, int(np.argmin(sd))
+        if bad:
             col = names[j] if len(names) == d else f"column {j}"
             raise InputError(
                 "X: invariant='data' needs an invertible covariance of the training inputs; it is "
@@ -182,10 +181,6 @@ class ModelReference(ReferenceMetric):
             out[s] -= np.einsum("ida,iab,ieb->ide", DA, S, DA)  # the row's own share
         return 0.5 * (out + np.swapaxes(out, 1, 2))
 
-    def metric(self, rows, F):
-        """``G_ref,i = F_i F_i^T + Q_i`` (m, d, d), for the rows of a chunk with factors F."""
-        return np.einsum("idr,ier->ide", F, F) + self.others(rows)
-
     def solve(self, rows, F, R):
         """``G_ref^{-1} R`` by Woodbury around Q_i: ``G_i`` can exceed ``Q_i`` by 1e16 for a
         row predicted with certainty, so G_ref itself is not formed."""
@@ -241,6 +236,26 @@ def make_reference(invariant, influence):
     if invariant == "data":
         return DataReference(influence.X_, influence.feature_names_)
     return ModelReference(influence)
+
+
+def solve_parts(ref, rows, F, g):
+    """``(G_ref^{-1} F, G_ref^{-1} g)`` for a chunk, from one solve with ``[F, g]``.
+
+    Parameters
+    ----------
+    ref : ReferenceMetric
+    rows : Rows
+    F : ndarray (m, d, r)
+    g : ndarray (m, d)
+
+    Returns
+    -------
+    RF : ndarray (m, d, r)
+    Rg : ndarray (m, d)
+    """
+    r = F.shape[2]
+    sol = ref.solve(rows, F, np.concatenate([F, g[:, :, None]], axis=2))
+    return sol[:, :, :r], sol[:, :, r]
 
 
 def invariance_defect(U, g, Rg):

@@ -24,14 +24,19 @@ and ``g_i``):
 import numpy as np
 
 from .._core.chunks import row_chunks
-from .pinv import metric_eig, pinv_quadratic, range_residual
+from .pinv import metric_eig, pinv_quadratic, range_residual, reference_eig
+from .reference import invariance_defect, solve_parts
 
 COARSER = 100.0
 RTOL_FLOOR = 1e-6  # the coarse relative cut-off is at least this
 
 
 def stability_rows(bound):
-    """``(fi_util_coarse, range_residual)`` for every training row.
+    """``(fi_util_coarse, range_residual, invariance_defect)`` for every training row.
+
+    With the influence object's ``invariant`` set, one solve with its reference
+    metric per chunk serves both the coarse invariant FI_util and the
+    invariance defect.
 
     Parameters
     ----------
@@ -43,13 +48,23 @@ def stability_rows(bound):
     fi_util_coarse : ndarray (n,)
     range_residual : ndarray (n,)
         In [0, 1]; 0 where ``g_i = 0``.
+    invariance_defect : ndarray (n,) or None
+        None without a reference metric.
     """
     inf = bound.influence
+    ref = inf.reference_
     coarse, resid = np.empty(inf.n_), np.empty(inf.n_)
+    eta = None if ref is None else np.empty(inf.n_)
+    rtol_c, atol_c = max(COARSER * inf.rtol, RTOL_FLOOR), COARSER * inf.atol
     for sl in row_chunks(inf.n_, inf.backend_.chunk_size):
         R, F, g = bound._parts(sl)
         lam, U, inv = metric_eig(F.copy(), inf.rtol, inf.atol)  # (metric_eig may reuse F)
         resid[sl] = range_residual(U, inv, g[:, :, None])[:, 0]
-        lam, U, inv = inf._basis(R, F, max(COARSER * inf.rtol, RTOL_FLOOR), COARSER * inf.atol)
+        if ref is None:
+            lam, U, inv = metric_eig(F, rtol_c, atol_c)
+        else:
+            RF, Rg = solve_parts(ref, R, F, g)
+            eta[sl] = invariance_defect(reference_eig(F, RF, inf.rtol, inf.atol)[1], g, Rg)
+            lam, U, inv = reference_eig(F, RF, rtol_c, atol_c)
         coarse[sl] = pinv_quadratic(U, inv, g)
-    return coarse, resid
+    return coarse, resid, eta
