@@ -1783,14 +1783,14 @@ def build_model_cases(f):
     for name, fn in (("plot_index(summary_frame)", lambda: li.plot_index(frame)),
                      ("plot_fi_leverage(summary_frame)", lambda: li.plot_fi_leverage(frame)),
                      ("plot_trimming_curve(table)", lambda: li.plot_trimming_curve(tc)),
-                     ("plot_index(frame_with_inf)", lambda: li.plot_index(frame.assign(fi_util=np.inf))),
-                     ("plot_fi_leverage(frame_with_nan)", lambda: li.plot_fi_leverage(frame.assign(leverage=np.nan))),
                      ("plot_2d(2-D_data)", lambda: li.plot_2d(f.fitB, XB[:, :2], yB, [0, 1]))):
         case(f"{P}/{name}", lambda fn=fn: fig_ok(fn))
     for name, fn in (("plot_index(missing_fi_util)", lambda: li.plot_index(frame.drop(columns="fi_util"))),
+                     ("plot_index(frame_with_inf)", lambda: li.plot_index(frame.assign(fi_util=np.inf))),
+                     ("plot_fi_leverage(frame_with_nan)", lambda: li.plot_fi_leverage(frame.assign(hat_diag=np.nan))),
                      ("plot_index(None)", lambda: li.plot_index(None)),
                      ("plot_index(ndarray)", lambda: li.plot_index(np.ones(5))),
-                     ("plot_fi_leverage(missing_leverage)", lambda: li.plot_fi_leverage(frame.drop(columns="leverage"))),
+                     ("plot_fi_leverage(missing_leverage)", lambda: li.plot_fi_leverage(frame.drop(columns="hat_diag"))),
                      ("plot_trimming_curve(empty_frame)", lambda: li.plot_trimming_curve(pd.DataFrame())),
                      ("plot_trimming_curve(missing_columns)", lambda: li.plot_trimming_curve(tc.drop(columns="budget"))),
                      ("plot_2d(3-D_data)", lambda: li.plot_2d(f.fitB, XB, yB, [0, 1])),
@@ -1953,7 +1953,7 @@ def json_precision_check(d_out):
         for rec in payload["top"]:
             row = rec["row"]
             key = row if row in table.index else str(row)
-            for col in ("fi_util", "iv", "self_influence", "cook", "leverage"):
+            for col in ("fi_util", "iv", "self_influence", "cook_local", "hat_diag"):
                 a, b = float(rec[col]), float(table.loc[key, col])
                 err_ = abs(a - b) / max(abs(b), 1e-300)
                 if err_ > worst:

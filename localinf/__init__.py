@@ -19,7 +19,8 @@ from .interop import from_sklearn, from_statsmodels
 from .measures import InvarianceResult, LocalInfluence, ValidationInfluence, check_invariance, fi_pairs
 from .models import (MLP, AutogradModel, LogisticRegression, SoftmaxRegression, fit_mlp, from_glm,
                      glm_logits, init_mlp, last_layer, mlp_logits)
-from .plots import plot_2d, plot_fi_leverage, plot_index, plot_trimming_curve
+from .plots import (plot_2d, plot_fi_iv, plot_fi_leverage, plot_index, plot_influence,
+                    plot_trimming_curve)
 from .selection import (acquisition_scores, active_learning, approximate_fi_util, fi_paired_scores,
                         select, tmc_shapley, trim, trimming_curve, trimming_scores)
 
@@ -33,7 +34,7 @@ __all__ = [
     "trim", "trimming_curve", "trimming_scores", "select", "approximate_fi_util",
     "fi_pairs", "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
     "from_statsmodels", "from_sklearn", "plot_index", "plot_fi_leverage", "plot_trimming_curve", "plot_2d",
-    "LocalInfluenceError", "InputError",
+    "plot_influence", "plot_fi_iv", "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
     "NumericalError", "BudgetError", "InSampleWarning", "set_budget", "budget",
 ]

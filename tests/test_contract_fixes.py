@@ -333,7 +333,7 @@ def test_plots_refuse_frames_they_cannot_draw(small):
         with pytest.raises(li.InputError):
             li.plot_index(bad)
     with pytest.raises(li.InputError, match="leverage"):
-        li.plot_fi_leverage(frame.drop(columns="leverage"))
+        li.plot_fi_leverage(frame.drop(columns="hat_diag"))
     with pytest.raises(li.InputError, match="removed"):
         li.plot_2d(_fit, X[:, :2], y, [10**6])
 

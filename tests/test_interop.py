@@ -45,14 +45,14 @@ def test_sklearn_C_is_l2_over_2Cn():
     X, y = make_problem(4, 200, 3, 2)
     for C in (0.05, 1.0, 20.0):
         est = SkLogistic(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
-        inf = li.from_sklearn(est, X, y, rtol=1e-6)
+        inf = li.from_sklearn(est, X, y)
         assert inf.model.l2 == pytest.approx(1 / (2 * C * 200))
         assert np.allclose(inf.model.theta_[:3], est.coef_.ravel(), rtol=1e-5, atol=1e-7)
     X3, y3 = make_problem(5, 150, 2, 3)
     with pytest.raises(li.InputError, match="symmetric"):
         li.from_sklearn(SkLogistic(C=1.0).fit(X3, y3), X3, y3)
     est = SkLogistic(C=np.inf, tol=1e-10, max_iter=10_000).fit(X3, y3)
-    inf = li.from_sklearn(est, X3, y3, rtol=1e-5)
+    inf = li.from_sklearn(est, X3, y3)
     assert np.allclose(inf.model.predict_proba(X3), est.predict_proba(X3), atol=1e-6)
     with pytest.raises(li.InputError, match="cannot reproduce"):
         li.from_sklearn(SkLogistic(C=1.0).fit(X, y), X[::-1] * 2, y)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..exceptions import InputError, NumericalError
+from .labels import class_labels, encode_labels  # noqa: F401  (labels of any type: classes_)
 from .scalars import (SEED_MAX, NonnegativeNumber, check_bool, check_choice,  # noqa: F401
                       check_fraction, check_index, check_nonneg_float, check_positive_int,
                       check_seed)
@@ -264,6 +265,43 @@ def check_labels(y, name, n_samples, n_classes=None, require_all=False):
     return a, K
 
 
+def check_weights(w, name, n_samples):
+    """Frequency weights: ``None`` (all one) or finite, non-negative floats (n,) with a positive sum.
+
+    Parameters
+    ----------
+    w : array_like (n,) or None
+    name : str
+        The argument's name, for the error message.
+    n_samples : int
+        The rows of the matching X.
+
+    Returns
+    -------
+    ndarray of float64 (n,) or None
+        None when w is None or all ones (the unweighted computation, bit for bit).
+    """
+    if w is None:
+        return None
+    a = plain_array(w, name)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1 or a.shape[0] != n_samples:
+        raise InputError(f"{name} must have shape ({n_samples},), one weight per row of X; got "
+                         f"shape {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold numbers; got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise InputError(f"{name} contains NaN or inf")
+    if (a < 0).any():
+        raise InputError(f"{name} has negative weights (rows {_short(np.flatnonzero(a < 0).tolist())}); "
+                         "frequency weights count observations and are >= 0")
+    if not a.sum() > 0:
+        raise InputError(f"{name} sums to 0: no observation is left to fit")
+    return None if np.all(a == 1.0) else a
+
+
 def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None, design=None):
     """Query or validation data for a fitted model: ``(X (m, d) float64, y (m,) int64)``.
 
@@ -335,5 +373,5 @@ def check_minimiser(grad, max_abs_x, grad_rtol):
         raise InputError(
             f"model: its parameters do not minimise the penalised risk on (X, y) "
             f"(max|grad R| = {worst:.2e} > grad_rtol * max(1, max|X|) = {bound:.2e}); influence "
-            "formulas assume the exact minimiser, so pass the data the model was fitted on, "
-            "refit to a tighter tolerance, or loosen grad_rtol")
+            "formulas assume the exact minimiser, so pass the data the model was fitted on (and "
+            "its sample_weight, if any), refit to a tighter tolerance, or loosen grad_rtol")

@@ -52,10 +52,12 @@ class AutogradBackend(Backend):
         Replace every M_i by its rank-k truncated SVD (KFSVD); needs a model
         with ``logp_grad_fn``.
     svd_options : dict or KFSVDOptions, optional
+    weights : ndarray (n,), optional
+        Frequency weights of the training rows.
     """
 
     def __init__(self, model, n, d, H_inv, H_inv_query=None, chunk_size=None, svd_rank=None,
-                 svd_options=None):
+                 svd_options=None, weights=None):
         self.model = model
         p, K = model.theta_.size, model.n_classes_
         self.svd_options = KFSVDOptions.coerce(svd_options, "svd_options")
@@ -80,12 +82,13 @@ class AutogradBackend(Backend):
         else:
             width = p * max(K, 2 * min(d, svd_rank + self.svd_options.oversample))
         super().__init__(n, d, p, K, model.theta_, H_inv, H_inv_query,
-                         chunk_size=chunk_size or int(max(1, min(n, _CHUNK_ENTRIES // width))))
+                         chunk_size=chunk_size or int(max(1, min(n, _CHUNK_ENTRIES // width))),
+                         weights=weights)
 
     @classmethod
     def from_data(cls, model, X, y, curvature="exact", curvature_options=None, chunk_size=None,
                   grad_rtol=1e-6, svd_rank=None, svd_options=None, query_curvature=None,
-                  query_curvature_options=None):
+                  query_curvature_options=None, weights=None):
         """The backend for a model and the training data it was fitted on.
 
         Parameters
@@ -107,12 +110,14 @@ class AutogradBackend(Backend):
             The operator for solves against query and validation gradients;
             default ``curvature``'s.
         query_curvature_options : dict or options dataclass, optional
+        weights : ndarray (n,), optional
+            Frequency weights (checked), the ones the model was fitted with.
 
         Returns
         -------
         AutogradBackend
         """
-        risk = model.risk_on(X, y)
+        risk = model.risk_on(X, y, weights)
         check_minimiser(risk.grad(), float(np.max(np.abs(X))), grad_rtol)
         if query_curvature is None and query_curvature_options:
             raise InputError("query_curvature_options needs query_curvature")
@@ -122,7 +127,7 @@ class AutogradBackend(Backend):
             H_inv_query = make_curvature(query_curvature, risk, query_curvature_options,
                                          argument="query_curvature_options", metric=H_inv)
         return cls(model, X.shape[0], X.shape[1], H_inv, H_inv_query, chunk_size=chunk_size,
-                   svd_rank=svd_rank, svd_options=svd_options)
+                   svd_rank=svd_rank, svd_options=svd_options, weights=weights)
 
     def rows(self, X, y):
         """A :class:`AutogradRows` for the chunk (the protocol: :meth:`Backend.rows`)."""
@@ -130,7 +135,7 @@ class AutogradBackend(Backend):
 
     def risk_grad(self, X, y):
         """grad R by reverse passes over row chunks (the protocol: :meth:`Backend.risk_grad`)."""
-        return self.model.risk_on(X, y).grad()
+        return self.model.risk_on(X, y, self.weights).grad()
 
     def log_proba_at(self, theta, X):
         """(m, K) at parameters theta (the protocol: :meth:`Backend.log_proba_at`)."""

@@ -6,7 +6,8 @@ parameters, K classes):
 * ``a_ic = grad_theta log P(c|x_i)`` (p,), ``b_ic = grad_x log P(c|x_i)`` (d,);
 * ``grad_theta L(y_i, x_i) = -a_{i y_i}``;
 * ``M_i = d/dx grad_theta L(y_i, x_i)`` (p, d), the mixed partial;
-* ``D_i = d theta_hat / d omega = -(1/n) H^{-1} M_i`` (p, d), eq. 2.2;
+* ``D_i = d theta_hat / d omega = -(1/n) H^{-1} M_i`` (p, d), eq. 2.2 (with
+  frequency weights w, ``1/N``, ``N = sum_i w_i``: one observation of row i is perturbed);
 * ``v_ic = D_i^T a_ic + b_ic`` and ``G_i = sum_c P(c|x_i) v_ic v_ic^T``, eq. 2.3.
 
 A :class:`Backend` holds the fitted parameters, the number of training rows n
@@ -35,13 +36,18 @@ class Backend(ABC):
 
     Parameters
     ----------
-    n, d, p, K, theta, H_inv, H_inv_query, chunk_size
+    n, d, p, K, theta, H_inv, H_inv_query, chunk_size, weights
         Stored as the attributes below (``H_inv_query`` defaults to ``H_inv``).
 
     Attributes
     ----------
     n : int
-        Training rows: the ``1/n`` of ``D_i = -(1/n) H^{-1} M_i``.
+        Training rows.
+    weights : ndarray (n,) or None
+        Frequency weights of the training rows (None: all one).
+    N : float
+        Observations ``sum_i w_i`` (n without weights): the ``1/N`` of
+        ``D_i = -(1/N) H^{-1} M_i``.
     d, p, K : int
         Features, parameters, classes.
     theta : ndarray (p,)
@@ -62,11 +68,13 @@ class Backend(ABC):
     theta: np.ndarray
     chunk_size: int
 
-    def __init__(self, n, d, p, K, theta, H_inv, H_inv_query=None, chunk_size=1024):
+    def __init__(self, n, d, p, K, theta, H_inv, H_inv_query=None, chunk_size=1024, weights=None):
         self.n, self.d, self.p, self.K = int(n), int(d), int(p), int(K)
-        # D_i = -H^{-1} M_i / D_divisor: n for the derivative of eq. 2.2, 1 for the paper's
+        self.weights = weights
+        self.N = float(self.n) if weights is None else float(np.sum(weights))
+        # D_i = -H^{-1} M_i / D_divisor: N for the derivative of eq. 2.2, 1 for the paper's
         # Algorithm 1 as printed (LocalInfluence's ``scaling``)
-        self.D_divisor = float(self.n)
+        self.D_divisor = self.N
         self.theta = theta
         self.H_inv = H_inv
         self.H_inv_query = H_inv if H_inv_query is None else H_inv_query
@@ -93,7 +101,8 @@ class Backend(ABC):
         Parameters
         ----------
         X, y : ndarray (n, d) and (n,)
-            The training data the backend's parameters are said to minimise the risk on.
+            The training data the backend's parameters are said to minimise the
+            risk on (weighted by the backend's ``weights``).
 
         Returns
         -------

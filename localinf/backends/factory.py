@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix, check_minimiser
+from .._core.checks import check_labels, check_matrix, check_minimiser, check_weights
 from ..exceptions import InputError
 from ..models.autograd_model import AutogradModel
 from ..models.classifier import Classifier
@@ -20,7 +20,7 @@ BACKENDS = ("auto", "reference", "autograd")
 
 def make_backend(model, X, y, *, backend="auto", curvature="exact", curvature_options=None,
                  chunk_size=None, grad_rtol=1e-6, svd_rank=None, svd_options=None,
-                 query_curvature=None, query_curvature_options=None):
+                 query_curvature=None, query_curvature_options=None, sample_weight=None):
     """The backend for a fitted model and the training data it was fitted on.
 
     Parameters
@@ -36,7 +36,7 @@ def make_backend(model, X, y, *, backend="auto", curvature="exact", curvature_op
         minimise the risk on (X, y) (``grad_rtol``); the options that build a
         backend are refused.
     curvature, curvature_options, chunk_size, grad_rtol, svd_rank, svd_options, \
-query_curvature, query_curvature_options
+query_curvature, query_curvature_options, sample_weight
         See :class:`localinf.LocalInfluence`.
 
     Returns
@@ -51,7 +51,8 @@ query_curvature, query_curvature_options
     builder = dict(curvature_options=curvature_options, svd_rank=svd_rank, svd_options=svd_options,
                    query_curvature=query_curvature, query_curvature_options=query_curvature_options)
     if isinstance(backend, Backend):
-        return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size), grad_rtol)
+        return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size), grad_rtol,
+                      sample_weight)
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"backend must be 'auto', 'reference', 'autograd' or a Backend; got {backend!r}")
     if isinstance(model, AutogradModel):
@@ -67,9 +68,10 @@ query_curvature, query_curvature_options
             model = from_glm(model)
         X = check_matrix(X, "X")
         y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
+        w = check_weights(sample_weight, "sample_weight", X.shape[0])
         check_logits(model, X)
         built = AutogradBackend.from_data(model, X, y, curvature=curvature, chunk_size=chunk_size,
-                                          grad_rtol=grad_rtol, **builder)
+                                          grad_rtol=grad_rtol, weights=w, **builder)
         check_newton_step(built, X, y, grad_rtol)
         return built, X, y
     if svd_rank is not None:
@@ -80,7 +82,9 @@ query_curvature, query_curvature_options
     _refuse_unused(builder, "the reference backend")
     X = check_matrix(X, "X", n_features=model.n_features_in_)
     y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
-    built = ReferenceBackend.from_data(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol)
+    w = check_weights(sample_weight, "sample_weight", X.shape[0])
+    built = ReferenceBackend.from_data(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol,
+                                       weights=w)
     check_newton_step(built, X, y, grad_rtol)
     return built, X, y
 
@@ -137,7 +141,7 @@ def _refuse_unused(builder, who):
         raise InputError(f"{', '.join(given)}: not used by {who}; leave them out")
 
 
-def _given(backend, model, X, y, curvature, builder, grad_rtol):
+def _given(backend, model, X, y, curvature, builder, grad_rtol, sample_weight):
     """A ready backend: the options that build one do not apply, and the model and the
     data must be the ones it was built for."""
     if not (isinstance(curvature, str) and curvature == "exact"):
@@ -152,6 +156,9 @@ def _given(backend, model, X, y, curvature, builder, grad_rtol):
     y, _ = check_labels(y, "y", X.shape[0], n_classes=backend.K)
     if X.shape[0] != backend.n:
         raise InputError(f"X has {X.shape[0]} rows but the backend was built for n = {backend.n}")
+    w, built_w = check_weights(sample_weight, "sample_weight", X.shape[0]), getattr(backend, "weights", None)
+    if (w is None) != (built_w is None) or w is not None and not np.array_equal(w, built_w):
+        raise InputError("sample_weight: differs from the weights the ready Backend was built with")
     check_minimiser(backend.risk_grad(X, y), float(np.max(np.abs(X))), grad_rtol)
     check_newton_step(backend, X, y, grad_rtol)
     return backend, X, y

@@ -39,9 +39,11 @@ class ReferenceBackend(Backend):
         formed from its Cholesky factor once, on first use.
     chunk_size : int, optional
         Rows per chunk; memory is O(chunk_size * p * K).
+    weights : ndarray (n,), optional
+        Frequency weights of the training rows.
     """
 
-    def __init__(self, model, n, H_inv, chunk_size=None):
+    def __init__(self, model, n, H_inv, chunk_size=None, weights=None):
         theta = model.checked_theta()
         if not isinstance(H_inv, InverseHessian):
             raise InputError(f"H_inv: the reference backend needs an InverseHessian (the exact "
@@ -52,13 +54,13 @@ class ReferenceBackend(Backend):
         self.q = d + int(self.fit_intercept)
         p = self.q * (K - 1)
         super().__init__(n, d, p, K, theta, H_inv,
-                         chunk_size=chunk_size or default_chunk(p, K))
+                         chunk_size=chunk_size or default_chunk(p, K), weights=weights)
         self.W = mn.unpack(self.theta, K, self.q)
         self.B = self.W[:d]  # slopes (d, K-1)
         self._dense = (None, None)  # (operator, its explicit inverse), see Hinv_dense
 
     @classmethod
-    def from_data(cls, model, X, y, chunk_size=None, grad_rtol=1e-6):
+    def from_data(cls, model, X, y, chunk_size=None, grad_rtol=1e-6, weights=None):
         """The backend for a model and the training data it was fitted on.
 
         Parameters
@@ -70,6 +72,8 @@ class ReferenceBackend(Backend):
         grad_rtol : float, default 1e-6
             The parameters are accepted as the minimiser of R on (X, y) when
             ``max|grad R| <= grad_rtol * max(1, max|X|)``.
+        weights : ndarray (n,), optional
+            Frequency weights (checked), the ones the model was fitted with.
 
         Returns
         -------
@@ -79,9 +83,9 @@ class ReferenceBackend(Backend):
         K, p = model.n_classes_, (X.shape[1] + int(bool(model.fit_intercept_))) * (model.n_classes_ - 1)
         chunk_size = chunk_size or default_chunk(p, K)
         _, grad, H, _, max_abs_x = risk_derivatives(X, y, theta, K, bool(model.fit_intercept_),
-                                                    float(model.l2_), chunk=chunk_size)
+                                                    float(model.l2_), chunk=chunk_size, weights=weights)
         check_minimiser(grad, max_abs_x, grad_rtol)
-        return cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size)
+        return cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size, weights=weights)
 
     @property
     def Hinv_dense(self):
@@ -101,7 +105,7 @@ class ReferenceBackend(Backend):
     def risk_grad(self, X, y):
         """grad R in closed form, one pass (the protocol: :meth:`Backend.risk_grad`)."""
         return risk_derivatives(X, y, self.theta, self.K, self.fit_intercept, float(self.model.l2_),
-                                chunk=self.chunk_size, hessian=False)[1]
+                                chunk=self.chunk_size, hessian=False, weights=self.weights)[1]
 
     def log_proba_at(self, theta, X):
         """(m, K) at parameters theta (the protocol: :meth:`Backend.log_proba_at`)."""

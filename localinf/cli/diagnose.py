@@ -140,8 +140,15 @@ def run(args):
             print(f"{shaky} of these {len(top)} rows are cutoff_sensitive: their FI_util comes from a "
                   "direction in which their own prediction barely moves (a metric eigenvalue below "
                   "1e-6 of the largest) and changes with --rtol/--atol; do not read their rank.")
+        print("Classic diagnostics beside them: cooks_d is Cook's distance (how far deleting the row "
+              "moves the fitted parameters, R's cooks.distance), hat_diag the leverage, "
+              "student_resid the studentized residual (|.| > 2: a poorly fitted row); the CSV "
+              "has DFBETAS, DFFITS and the other residuals too.")
+        shown = [c for c in ("label", "fi_util", "rank", "iv", "deleting", "refit_dloss", "cooks_d",
+                             "hat_diag", "student_resid", "cutoff_sensitive", "invariance_defect")
+                 if c in top]
         with pd.option_context("display.width", 120, "display.float_format", "{:.4g}".format):
-            print(top.to_string())
+            print(top[shown].to_string())
         print(f"wrote {csv_path} (every digit) and {png_path}")
     return 0
 

@@ -26,6 +26,7 @@ def _cg(source, opts, metric):
     if isinstance(pre, str) and pre == "auto":
         pre = metric if isinstance(metric, KFACInverse) else None
     elif isinstance(pre, str):  # "kfac"
+        _no_weights(source, "preconditioner='kfac'")
         pre = KFACInverse(source.model, source.X, source.y)
     return CGInverse(source.hvp, source.p, damping=opts.damping, tol=opts.tol, maxiter=opts.maxiter,
                      preconditioner=pre)
@@ -36,7 +37,14 @@ def _lissa(source, opts, metric):
                         depth=opts.depth, seed=opts.seed)
 
 
+def _no_weights(source, what):
+    if getattr(source, "weights", None) is not None:
+        raise InputError(f"{what} does not take sample weights yet; use curvature 'exact', 'cg' "
+                         "or 'lissa' with sample_weight")
+
+
 def _kfac(source, opts, metric):
+    _no_weights(source, "curvature='kfac'")
     return KFACInverse(source.model, source.X, source.y, damping=opts.damping)
 
 

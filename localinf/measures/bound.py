@@ -203,7 +203,7 @@ class ValidationInfluence:
             self._iv = (u, values)
         return inf._per_row(values.copy(), "iv")
 
-    def summary_frame(self, index=None, flag_top=0.05):
+    def summary_frame(self, index=None, flag_top=0.05, dfbetas=None):
         """One row per training point, as statsmodels' influence ``summary_frame``.
 
         Parameters
@@ -213,12 +213,16 @@ class ValidationInfluence:
         flag_top : float in [0, 1) or int in 0..n, default 0.05
             Share (or number) of rows with the highest FI_util marked
             ``flagged``; a positive share flags at least one row, 0 none.
+        dfbetas : bool, optional
+            Include the ``dfb_<param>`` columns (default: when p <= 64).
 
         Returns
         -------
-        pandas.DataFrame (n, 10)
-            Columns ``fi_util``, ``iv``, ``self_influence``, ``cook``,
-            ``leverage``, ``rank`` (1 = highest FI_util) and ``flagged``.
+        pandas.DataFrame (n, k)
+            The classic diagnostics of :meth:`LocalInfluence.classic_frame`
+            (``cooks_d``, ``hat_diag``, ``student_resid``, ..., ``cook_local``,
+            ``self_influence``), then ``fi_util``, ``iv``, ``rank`` (1 = highest
+            FI_util) and ``flagged``.
             ``flagged`` marks sensitivity, not harm: check ``iv`` (or refit)
             before removing a row. Stability (:mod:`localinf.measures.stability`):
             ``fi_util_coarse`` (cut-offs 100 times coarser, ``rtol`` at least 1e-6),
@@ -228,7 +232,6 @@ class ValidationInfluence:
             ``fi_util`` is the invariant FI_util and the column
             ``invariance_defect`` (:meth:`invariance_defect`) is added.
         """
-        import pandas as pd
         inf = self.influence
         fi = np.asarray(self.fi_util())
         rank = np.empty(inf.n_, dtype=np.int64)
@@ -236,20 +239,13 @@ class ValidationInfluence:
         top = _flag_count(flag_top, inf.n_)
         coarse, resid, eta = stability_rows(self)
         extra = {} if eta is None else {"invariance_defect": eta}
-        idx = inf.index_
-        if index is not None:
-            idx = pd.Index(index)
-            if len(idx) != inf.n_:
-                raise InputError(f"index has {len(idx)} labels for {inf.n_} training rows")
-        return pd.DataFrame({"fi_util": fi, "iv": np.asarray(self.influence_value()),
-                             "self_influence": np.asarray(inf.self_influence()),
-                             "cook": np.asarray(inf.cook_local_influence()),
-                             "leverage": np.asarray(inf.leverage()),
+        idx = inf._index_arg(index)
+        classic = inf.classic_frame(idx, dfbetas)
+        return classic.assign(**{"fi_util": fi, "iv": np.asarray(self.influence_value()),
                              "rank": rank, "flagged": rank <= top,
                              "fi_util_coarse": coarse,
                              "cutoff_sensitive": (coarse > 2 * fi) | (2 * coarse < fi),
-                             "range_residual": resid, **extra},
-                            index=idx)
+                             "range_residual": resid, **extra})
 
 
 def _flag_count(flag_top, n):

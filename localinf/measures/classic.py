@@ -80,7 +80,7 @@ class ClassicMeasures:
         return self._row_measure("self_influence", per_chunk)
 
     def leverage(self):
-        """Generalised leverage ``h_i = (1/n) sum_c P(c|x_i) a_ic^T H^{-1} a_ic``.
+        """Generalised leverage ``h_i = (1/N) sum_c P(c|x_i) a_ic^T H^{-1} a_ic`` (N = n unweighted).
 
         ``a_ic = grad_theta log P(c|x_i)``: the trace of H^{-1} times row i's
         share of the Fisher information. For logistic regression without a
@@ -95,5 +95,5 @@ class ClassicMeasures:
         def per_chunk(rows):
             A = rows.logp_grad  # (m, K, p)
             HA = self.H_inv_.matmat(A.reshape(rows.m * self.K_, self.p_).T).T.reshape(A.shape)
-            return np.einsum("ic,icp,icp->i", rows.proba, A, HA) / self.n_
+            return np.einsum("ic,icp,icp->i", rows.proba, A, HA) / self.n_obs_
         return self._row_measure("leverage", per_chunk)

@@ -42,7 +42,7 @@ def _delta_chunks(li, perturbation, covariate):
     elif perturbation == "response":
         if li.K_ != 2:
             raise InputError("perturbation='response' is defined for binary models (K = 2)")
-        s_y = float(np.std(li.y_, ddof=1))
+        s_y = _weighted_sd(li.y_.astype(float), li.sample_weight_)
         for sl in li._chunks():
             A = li._rows(sl).logp_grad  # grad_theta eta = a_i1 - a_i0
             yield sl, s_y * (A[:, 1] - A[:, 0])
@@ -51,12 +51,21 @@ def _delta_chunks(li, perturbation, covariate):
                 or not 0 <= covariate < li.d_:
             raise InputError(f"covariate must be a column index in 0..{li.d_ - 1} for "
                              f"perturbation='covariate'; got {covariate!r}")
-        s_j = float(np.std(li.X_[:, covariate], ddof=1))
+        s_j = _weighted_sd(li.X_[:, covariate], li.sample_weight_)
         for sl in li._chunks():
             m = sl.stop - sl.start
             E = np.zeros((m, li.d_, 1))
             E[:, covariate, 0] = 1.0
             yield sl, -s_j * li._rows(sl).mixed(E)[:, 0, :]
+
+
+def _weighted_sd(v, w):
+    """Sample standard deviation (ddof 1) of the observations: of v repeated w_i times."""
+    if w is None:
+        return float(np.std(v, ddof=1))
+    N = w.sum()
+    mean = w @ v / N
+    return float(np.sqrt(w @ (v - mean) ** 2 / (N - 1)))
 
 
 def cook_local_influence(li, perturbation="case-weight", kind="total", covariate=None):
@@ -78,13 +87,13 @@ def cook_local_influence(li, perturbation="case-weight", kind="total", covariate
     """
     check_choice(perturbation, "perturbation", PERTURBATIONS)
     check_choice(kind, "kind", ("total", "local"))
-    n = li.n_
+    n, w = li.n_obs_, li.sample_weight_  # with weights: N observations, each perturbed on its own
     H = li.H_inv_.hessian
     if H is None:
         raise InputError("Cook's local influence needs the dense Hessian: use curvature='exact'")
     Hinv = li.H_inv_.matmat(np.eye(li.p_)) / n  # (n H)^{-1}
     if kind == "total":
-        out = np.empty(n)
+        out = np.empty(li.n_)
         for sl, Delta in _delta_chunks(li, perturbation, covariate):
             out[sl] = np.abs(np.einsum("ij,ij->i", Delta @ Hinv, Delta))
         return out
@@ -93,11 +102,12 @@ def cook_local_influence(li, perturbation="case-weight", kind="total", covariate
     lam, V = np.linalg.eigh(H * n)
     root = (V / np.sqrt(lam)) @ V.T  # (nH)^{-1/2}
     A = np.zeros((li.p_, li.p_))
-    for _, Delta in _delta_chunks(li, perturbation, covariate):
+    for sl, Delta in _delta_chunks(li, perturbation, covariate):
         Phi = Delta @ root
-        A += Phi.T @ Phi
+        A += Phi.T @ (Phi if w is None else Phi * w[sl, None])
     e = np.linalg.eigh(A)[1][:, -1]
-    out = np.empty(n)
+    out = np.empty(li.n_)
     for sl, Delta in _delta_chunks(li, perturbation, covariate):
         out[sl] = Delta @ (root @ e)
-    return np.abs(out) / np.linalg.norm(out)
+    norm = np.linalg.norm(out) if w is None else np.sqrt(w @ out ** 2)  # over the N observations
+    return np.abs(out) / norm

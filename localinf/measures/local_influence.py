@@ -23,11 +23,13 @@ from .._core.checks import (UNNAMED, NonnegativeNumber, align_columns, check_cho
                             row_labels)
 from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
+from ..exceptions import InputError
 from ..models.classifier import Classifier
 from .aggregate import aggregate
 from .bound import ValidationInfluence
 from .cook import cook_local_influence
 from .classic import ClassicMeasures
+from .diagnostics import DeletionDiagnostics
 from .ingredients import Ingredients
 from .pinv import metric_eig, reference_eig
 from .reference import make_reference
@@ -37,7 +39,7 @@ _PAIR_BYTES = 1 << 26
 SCALINGS = ("derived", "algorithm1")
 
 
-class LocalInfluence(Ingredients, ClassicMeasures):
+class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics):
     """Exact local influence of each training point of a fitted classifier.
 
     Results with one value per training row (``fi_util``, ``influence_value``,
@@ -124,6 +126,13 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         Theorem 1's range condition holds. The rank cut-off then applies to
         the generalised eigenvalues of G_i against the reference. Fixed at
         construction; ``fi``, ``fi_util`` and ``fi_active`` follow it.
+    sample_weight : array_like (n,), optional
+        The frequency weights the model was fitted with (row i stands for w_i
+        identical observations; ``fit(X, y, sample_weight=w)``). Every
+        per-row value is then per observation: that of one of the w_i copies
+        (for integer weights, exactly the value of a copy in the data with
+        row i repeated w_i times), and ``D_i = -H^{-1} M_i / N`` with
+        ``N = sum_i w_i``. Not taken by ``curvature="kfac"``.
 
     Attributes
     ----------
@@ -147,6 +156,10 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         The operator for query-side solves (``H_inv_`` unless
         ``query_curvature`` was given).
     scaling_ : str
+    sample_weight_ : ndarray (n,) or None
+        The frequency weights (None: all one).
+    n_obs_ : float
+        Observations ``N = sum_i w_i`` (n without weights).
     invariant_ : {None, "data", "model"}
     reference_ : ReferenceMetric or None
         The reference metric of ``invariant`` (None for the paper's FI).
@@ -158,7 +171,7 @@ class LocalInfluence(Ingredients, ClassicMeasures):
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None,
-                 scaling="derived", invariant=None):
+                 scaling="derived", invariant=None, sample_weight=None):
         # a training frame may name the columns of a model fitted on an array (kept for later)
         model_names = (model._names() or None) if isinstance(model, Classifier) else None
         X_in = X = align_columns(X, "X", model_names)
@@ -166,13 +179,16 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         grad_rtol = check_nonneg_float(grad_rtol, "grad_rtol")
         if isinstance(curvature, str) and curvature == "exact":
             check_inverse(np.size(getattr(model, "theta_", ())))
+        y = y if getattr(model, "classes_", None) is None else model._codes(y, "y", None)  # labels -> 0..K-1
         self.backend_, X, y = make_backend(
             model, X, y, backend=backend, curvature=curvature, curvature_options=curvature_options,
             chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
-            query_curvature=query_curvature, query_curvature_options=query_curvature_options)
+            query_curvature=query_curvature, query_curvature_options=query_curvature_options,
+            sample_weight=sample_weight)
         b = self.backend_
         self.scaling_ = check_choice(scaling, "scaling", SCALINGS)  # fixed: results are cached
-        b.D_divisor = float(b.n) if scaling == "derived" else 1.0
+        b.D_divisor = b.N if scaling == "derived" else 1.0
+        self.sample_weight_, self.n_obs_ = b.weights, b.N
         self.model = model
         self.index_ = row_labels(X_in)  # row labels of a DataFrame X
         cols = getattr(X_in, "columns", None)
@@ -224,6 +240,7 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         return self.backend_.rows(self.X_[rows], self.y_[rows])
 
     def _query(self, X, y, name="X_query", yname="y_query"):
+        y = y if getattr(self.model, "classes_", None) is None else self.model._codes(y, yname, None)
         return check_query(X, y, self.d_, self.K_, name, yname, self.feature_names_, self.design_)
 
     def _solved(self, X, y):
@@ -346,7 +363,9 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         """FI_active of eq. 4.1 for unlabeled points.
 
         Each pool point gets the model's predicted label, FI(z_u, z_j) is formed
-        for every labeled (training) point j, and the n values are aggregated.
+        for every labeled (training) point j, and the n values are aggregated
+        (with integer ``sample_weight``, over the N observations: row j's value
+        counted w_j times; non-integer weights are refused here).
 
         Parameters
         ----------
@@ -365,41 +384,29 @@ class LocalInfluence(Ingredients, ClassicMeasures):
         """
         pool_index = row_labels(X_pool)
         Xp = check_matrix(X_pool, "X_pool", self.d_, feature_names=self.feature_names_, design=self.design_)
+        w = self.sample_weight_
+        if w is not None and not np.array_equal(w, np.round(w)):
+            raise InputError("sample_weight: fi_active aggregates FI over the observations "
+                             "(percentiles), which needs integer frequency weights")
+        counts = None if w is None else w.astype(np.int64)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self._solved(Xp, yp)
         # Each block of pool columns needs all n FI values at once (percentiles);
         # the training-side rows are computed once when they fit in the budget.
-        cols = max(1, _PAIR_BYTES * 4 // (8 * self.n_))
+        cols = max(1, _PAIR_BYTES * 4 // (8 * max(self.n_, int(self.n_obs_))))
         C_all = None
         k = min(self.K_, self.d_)  # columns of the metric eigenbasis
         if Xp.shape[0] > cols and 8 * self.n_ * k * self.p_ <= _PAIR_BYTES * 4:
             C_all = np.concatenate([self._scaled_mixed(sl) for sl in self._chunks()])
         out = np.empty(Xp.shape[0])
         for sl in row_chunks(Xp.shape[0], cols):
-            out[sl] = aggregate(self._fi_from_w(W[:, sl], C_all), agg, q, axis=0)
+            F = self._fi_from_w(W[:, sl], C_all)
+            out[sl] = aggregate(F if counts is None else np.repeat(F, counts, axis=0), agg, q, axis=0)
         check_finite_result(out, "fi_active", labels=pool_index)
         if pool_index is not None:  # a DataFrame pool keeps its row labels
             import pandas as pd
             return pd.Series(out, index=pool_index, name="fi_active")
         return out
-
-    def summary_frame(self, X_val, y_val, index=None, flag_top=0.05):
-        """One row per training point, as statsmodels' influence ``summary_frame``.
-
-        Shorthand for ``against(X_val, y_val).summary_frame(index, flag_top)``.
-
-        Parameters
-        ----------
-        X_val, y_val : array_like (m, d) and (m,)
-            Validation data for FI_util and IV.
-        index, flag_top
-            See :meth:`ValidationInfluence.summary_frame`.
-
-        Returns
-        -------
-        pandas.DataFrame (n, 7)
-        """
-        return self.against(X_val, y_val).summary_frame(index=index, flag_top=flag_top)
 
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
         """Cook's (1986) local influence with the Euclidean metric (not invariant).
@@ -419,4 +426,4 @@ class LocalInfluence(Ingredients, ClassicMeasures):
             See :func:`localinf.measures.cook.cook_local_influence`.
         """
         return self._per_row(cook_local_influence(self, perturbation=perturbation, kind=kind,
-                                                  covariate=covariate), "cook")
+                                                  covariate=covariate), "cook_local")

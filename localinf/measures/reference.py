@@ -97,14 +97,21 @@ class DataReference(ReferenceMetric):
         collinear column).
     names : sequence of str, optional
         Column names for the error message.
+    weights : ndarray (n,), optional
+        Frequency weights: the covariance of the observations.
     """
 
     name = "data"
 
-    def __init__(self, X, names=()):
+    def __init__(self, X, names=(), weights=None):
         n, d = X.shape
-        Xc = X - X.mean(axis=0)
-        self.Sigma = Xc.T @ Xc / max(n - 1, 1)
+        if weights is None:
+            Xc = X - X.mean(axis=0)
+            self.Sigma = Xc.T @ Xc / max(n - 1, 1)
+        else:  # the covariance of the observations (row i repeated w_i times)
+            N = weights.sum()
+            Xc = X - weights @ X / N
+            self.Sigma = Xc.T @ (Xc * weights[:, None]) / max(N - 1, 1)
         sd = np.sqrt(np.diag(self.Sigma))
         if sd.all():  # the correlation matrix: its condition does not depend on the units
             lam, V = np.linalg.eigh(self.Sigma / np.outer(sd, sd))
@@ -158,6 +165,8 @@ class ModelReference(ReferenceMetric):
                 rows = inf._rows(sl)
                 Ad, S = _class_differences(rows)
                 SA = np.einsum("iab,ibp->iap", S, Ad)
+                if inf.sample_weight_ is not None:  # each observation of row i counts
+                    SA *= inf.sample_weight_[sl, None, None]
                 F += np.einsum("iap,iaq->pq", Ad, SA)
             self._fisher = 0.5 * (F + F.T)
         return self._fisher
@@ -234,7 +243,7 @@ def make_reference(invariant, influence):
     if not isinstance(invariant, str) or invariant not in INVARIANTS:
         raise InputError(f"invariant must be None or one of {INVARIANTS}; got {invariant!r}")
     if invariant == "data":
-        return DataReference(influence.X_, influence.feature_names_)
+        return DataReference(influence.X_, influence.feature_names_, influence.sample_weight_)
     return ModelReference(influence)
 
 

@@ -143,8 +143,8 @@ class AutogradModel(Classifier):
             z = anp.stack([anp.zeros(z.shape[0]), z], axis=1)
         return log_softmax(z)
 
-    def loss_sum_fn(self, theta, X, y):
-        """``sum_i L(y_i, x_i; theta)`` over the rows given (traceable).
+    def loss_sum_fn(self, theta, X, y, w=None):
+        """``sum_i w_i L(y_i, x_i; theta)`` over the rows given (traceable).
 
         Parameters
         ----------
@@ -152,6 +152,8 @@ class AutogradModel(Classifier):
         X : array (m, d)
         y : ndarray of int (m,)
             Labels, one-hot encoded inside (no traced indexing).
+        w : ndarray (m,), optional
+            Frequency weights (default: all one).
 
         Returns
         -------
@@ -159,7 +161,8 @@ class AutogradModel(Classifier):
         """
         logP = self.log_proba_fn(theta, X)
         # one-hot product rather than fancy indexing: its derivative avoids np.add.at
-        return -anp.sum(logP * np.eye(self.n_classes_)[y])
+        onehot = np.eye(self.n_classes_)[y]
+        return -anp.sum(logP * (onehot if w is None else onehot * w[:, None]))
 
     def penalty_fn(self, theta):
         """``l2 * ||theta[mask]||^2`` (traceable).
@@ -194,19 +197,21 @@ class AutogradModel(Classifier):
         return RestrictedModel(self, free)
 
     # -- the risk on data ----------------------------------------------------
-    def risk_on(self, X, y):
+    def risk_on(self, X, y, weights=None):
         """The penalised risk on fixed data, with its derivatives (what a curvature needs).
 
         Parameters
         ----------
         X, y : ndarray (n, d) and (n,)
             The training data (checked by the caller).
+        weights : ndarray (n,), optional
+            Frequency weights (checked by the caller).
 
         Returns
         -------
         DataRisk
         """
-        return DataRisk(self, X, y)
+        return DataRisk(self, X, y, weights)
 
     # -- fitted-model conveniences ---------------------------------------------
     def predict_log_proba(self, X):
@@ -305,16 +310,24 @@ class DataRisk:
     model : AutogradModel
     X, y : ndarray (n, d) and (n,)
         Training data, labels 0..K-1.
+    weights : ndarray (n,), optional
+        Frequency weights: ``R = (1/N) sum_i w_i L_i + penalty``, ``N = sum_i w_i``.
 
     Attributes
     ----------
     p : int
         Number of parameters.
+    N : float
+        ``sum_i w_i`` (n without weights).
     """
 
-    def __init__(self, model, X, y):
-        self.model, self.X, self.y = model, X, y
+    def __init__(self, model, X, y, weights=None):
+        self.model, self.X, self.y, self.weights = model, X, y, weights
         self.p = model.theta_.size
+        self.N = float(X.shape[0]) if weights is None else float(np.sum(weights))
+
+    def _w(self, sl):
+        return None if self.weights is None else self.weights[sl]
 
     def grad(self, theta=None):
         """grad R(theta), summed over row chunks.
@@ -331,8 +344,8 @@ class DataRisk:
         theta = self.model.theta_ if theta is None else theta
         g = np.zeros(theta.size)
         for sl in row_chunks(self.X.shape[0], _RISK_ROWS):
-            g += grad(self.model.loss_sum_fn)(theta, self.X[sl], self.y[sl])
-        return g / self.X.shape[0] + grad(self.model.penalty_fn)(theta)
+            g += grad(self.model.loss_sum_fn)(theta, self.X[sl], self.y[sl], self._w(sl))
+        return g / self.N + grad(self.model.penalty_fn)(theta)
 
     def hvp(self, v):
         """``H v`` at theta_ by forward-over-reverse differentiation.
@@ -350,9 +363,9 @@ class DataRisk:
         model, theta = self.model, self.model.theta_
         out = np.zeros(theta.size)
         for sl in row_chunks(self.X.shape[0], _RISK_ROWS):
-            gfun = lambda th: grad(model.loss_sum_fn)(th, self.X[sl], self.y[sl])
+            gfun = lambda th: grad(model.loss_sum_fn)(th, self.X[sl], self.y[sl], self._w(sl))
             out += make_jvp(gfun)(theta)(v)[1]
-        out /= self.X.shape[0]
+        out /= self.N
         out += make_jvp(grad(model.penalty_fn))(theta)(v)[1]
         return out
 
@@ -384,12 +397,12 @@ class DataRisk:
         H = np.zeros((p, p))
         e = np.zeros(p)
         for sl in row_chunks(n, _RISK_ROWS):
-            vjp, _ = make_vjp(grad(model.loss_sum_fn))(theta, self.X[sl], self.y[sl])
+            vjp, _ = make_vjp(grad(model.loss_sum_fn))(theta, self.X[sl], self.y[sl], self._w(sl))
             for j in range(p):
                 e[j] = 1.0
                 H[j] += vjp(e)
                 e[j] = 0.0
-        H /= n
+        H /= self.N
         H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
         return H
 
@@ -399,10 +412,12 @@ class DataRisk:
         H = np.zeros((p, p))
         for sl in row_chunks(n, max(1, _FISHER_ENTRIES // (K * p))):
             A = np.asarray(model.logp_grad_fn(theta, self.X[sl]))  # (m, K, p)
-            A = A * np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, self.X[sl]))))[:, :, None]
-            A = A.reshape(-1, p)
+            root = np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, self.X[sl]))))
+            if self.weights is not None:
+                root = root * np.sqrt(self.weights[sl])[:, None]
+            A = (A * root[:, :, None]).reshape(-1, p)
             H += A.T @ A
-        H /= n
+        H /= self.N
         H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
         v = np.random.default_rng(0).standard_normal(p)
         Hv = self.hvp(v)

@@ -2,15 +2,30 @@
 
 import numpy as np
 
-from .._core.checks import UNNAMED, check_labels
+from .._core.checks import UNNAMED, check_labels, check_weights, encode_labels
 
 
 class Classifier:
     """Base of the fitted models: predictions and losses from ``predict_log_proba``.
 
     A subclass supplies ``predict_log_proba(X) -> (m, K)`` (checking X) and
-    ``n_classes_``, and holds its fitted parameters in ``theta_``.
+    ``n_classes_``, and holds its fitted parameters in ``theta_``. A model with
+    ``classes_`` (the estimators: the training labels, sorted) predicts those
+    labels and reads labels in its terms; one without (an autograd model) works
+    on the class indices 0..K-1 themselves.
     """
+
+    def _codes(self, y, name, n_samples):
+        """Labels ``y`` as class indices 0..K-1 (through ``classes_`` when the model has them)."""
+        classes = getattr(self, "classes_", None)
+        if classes is None:
+            return check_labels(y, name, n_samples, n_classes=self.n_classes_)[0]
+        return encode_labels(y, classes, name, n_samples)
+
+    def _labels(self, codes):
+        """Class indices as the model's labels (``classes_[codes]``; the indices without ``classes_``)."""
+        classes = getattr(self, "classes_", None)
+        return codes if classes is None else np.asarray(classes)[codes]
 
     def is_fitted(self):
         """Whether the model has fitted parameters ``theta_`` (an estimator after ``fit``;
@@ -68,10 +83,10 @@ class Classifier:
 
         Returns
         -------
-        ndarray of int (m,)
-            Class indices 0..K-1.
+        ndarray (m,)
+            Labels from ``classes_`` (an autograd model: class indices 0..K-1).
         """
-        return np.argmax(self.predict_log_proba(X), axis=1)
+        return self._labels(np.argmax(self.predict_log_proba(X), axis=1))
 
     def loss(self, X, y):
         """Per-row cross-entropy ``L(y, x) = -log P(y|x)`` at the fitted parameters.
@@ -80,7 +95,7 @@ class Classifier:
         ----------
         X : array_like (m, d)
         y : array_like (m,)
-            Labels 0..K-1.
+            Labels from ``classes_`` (an autograd model: 0..K-1).
 
         Returns
         -------
@@ -88,22 +103,25 @@ class Classifier:
             Non-negative; in nats.
         """
         logP = self.predict_log_proba(X)
-        y, _ = check_labels(y, "y", logP.shape[0], n_classes=self.n_classes_)
+        y = self._codes(y, "y", logP.shape[0])
         return -logP[np.arange(len(y)), y]
 
-    def score(self, X, y):
+    def score(self, X, y, sample_weight=None):
         """Accuracy: the share of rows whose predicted class is y.
 
         Parameters
         ----------
         X, y : array_like (m, d) and (m,)
-            Labelled rows (for instance a test set).
+            Labelled rows (for instance a test set), labels as in ``loss``.
+        sample_weight : array_like (m,), optional
+            Frequency weights: the weighted share.
 
         Returns
         -------
         float
             In [0, 1].
         """
-        pred = self.predict(X)
-        y, _ = check_labels(y, "y", pred.shape[0], n_classes=self.n_classes_)
-        return float(np.mean(pred == y))
+        pred = np.argmax(self.predict_log_proba(X), axis=1)
+        y = self._codes(y, "y", pred.shape[0])
+        w = check_weights(sample_weight, "sample_weight", pred.shape[0])
+        return float(np.average(pred == y, weights=w))

@@ -18,10 +18,11 @@ logistic regression is the case K = 2.
 
 import numpy as np
 import scipy.linalg as sla
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .._core.budget import check_cost
-from .._core.checks import (check_bool, check_labels, check_matrix, check_nonneg_float,
-                            check_positive_int)
+from .._core.checks import (check_bool, check_matrix, check_nonneg_float, check_positive_int,
+                            check_weights, class_labels)
 from ..exceptions import (InputError, NotConvergedError, NotFittedError,
                           PerfectSeparationError, SingularHessianError)
 from . import multinomial as mn
@@ -39,13 +40,26 @@ _SEPARATION_MAX_N = 200_000
 _COND_MAX_P = 2000
 
 
+def _labels_text(labels):
+    """Labels for a message: ``[0, 1]``, ``['a', 'b']``."""
+    return str([v.item() if isinstance(v, np.generic) else v for v in np.asarray(labels).tolist()])
+
+
 def _separable(X, y, K, fit_intercept):
     """Whether the exact test finds (quasi-)separation (False above _SEPARATION_MAX_N rows)."""
     return X.shape[0] <= _SEPARATION_MAX_N and is_separable(mn.design(X, fit_intercept), y, K)
 
 
-class MultinomialLogit(Classifier):
+class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
     """Base of :class:`LogisticRegression` and :class:`SoftmaxRegression` (the shared fit).
+
+    A scikit-learn estimator: ``get_params``/``set_params``, ``sklearn.base.clone``,
+    pipelines and cross-validation work; labels of any type are kept in ``classes_``
+    (sorted as ``numpy.unique`` sorts them) and coded 0..K-1 by their position
+    there, ``classes_[0]`` being the reference class. ``predict`` returns labels
+    from ``classes_``, the columns of ``predict_proba`` follow it, and ``loss``,
+    ``score`` and ``risk`` take labels in the same terms. Localinf's own
+    ``score`` (accuracy, inputs checked) comes first in the method order.
 
     Parameters
     ----------
@@ -95,7 +109,7 @@ class MultinomialLogit(Classifier):
         self.step_tol = step_tol
 
     # -- fitting ---------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit by Newton's method.
 
         Parameters
@@ -103,23 +117,52 @@ class MultinomialLogit(Classifier):
         X : array_like, shape (n, d)
             Training inputs (finite).
         y : array_like, shape (n,)
-            Integer labels 0..K-1; every class must occur.
+            Class labels of any hashable type (integers, strings, bools, ...;
+            integer-valued floats count as integers): ``classes_`` becomes
+            their sorted distinct values, ``classes_[0]`` the reference class.
+            LogisticRegression needs exactly two. Integer labels 0..K-1 give
+            ``classes_ = arange(K)``.
+        sample_weight : array_like (n,), optional
+            Frequency weights w_i >= 0 (row i stands for w_i identical
+            observations): the risk is ``(1/N) sum_i w_i L_i + l2 ||coef||^2``
+            with ``N = sum_i w_i``. Integer weights give the fit of the data
+            with each row repeated w_i times.
 
         Returns
         -------
         self
         """
+        names = self._feature_names(X)
+        X = check_matrix(X, "X")
+        classes, y = class_labels(y, "y", X.shape[0])
+        K = classes.size
+        if K < 2:
+            raise InputError(f"y has fewer than 2 classes (only {_labels_text(classes)}); a classifier "
+                             "needs at least two")
+        if self._binary and K != 2:
+            raise InputError(f"y has {K} classes {_labels_text(classes)}; LogisticRegression needs "
+                             "exactly two: use SoftmaxRegression for K > 2")
+        w = check_weights(sample_weight, "sample_weight", X.shape[0])
+        if w is not None:
+            present = np.bincount(y, weights=w, minlength=K) > 0
+            if not present.all():
+                raise InputError(f"sample_weight: class(es) {_labels_text(classes[~present])} have "
+                                 "zero total weight; every class needs observations to be fitted")
+        self._fit_arrays(X, y, K, w)
+        self.classes_ = classes
+        self._set_feature_names(names)
+        return self
+
+    def _fit_arrays(self, X, y, K, w, theta0=None):
+        """The fit on checked arrays (labels coded 0..K-1, weights or None), from ``theta0``
+        (default 0). ``classes_`` is kept when it has K entries (a refit of the same
+        classes), else set to ``arange(K)``; ``fit`` then sets the labels."""
         l2 = check_nonneg_float(self.l2, "l2")
         tol = check_nonneg_float(self.tol, "tol")
         step_tol = check_nonneg_float(self.step_tol, "step_tol")
         max_iter = check_positive_int(self.max_iter, "max_iter")
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
-        names = self._feature_names(X)
-        X = check_matrix(X, "X")
         n, d = X.shape
-        y, K = check_labels(y, "y", n, n_classes=2 if self._binary else None, require_all=True)
-        if self._binary and K != 2:
-            raise InputError("y must hold labels 0 and 1 for LogisticRegression; use SoftmaxRegression for K > 2")
         q = d + int(fit_intercept)
         p = q * (K - 1)
         # H (p, p), its factor and a (chunk, K - 1, K - 1) block; about ten Newton steps,
@@ -128,9 +171,11 @@ class MultinomialLogit(Classifier):
                    "use fewer classes or features, or a network fitted by L-BFGS (fit_mlp)",
                    nbytes=8.0 * (3 * p * p + default_chunk(p, K) * (K - 1) * max(K - 1, q)),
                    flops=10.0 * (2.0 * n * q * q * (K - 1) ** 2 + p ** 3 / 3))
-        derivatives = lambda th: risk_derivatives(X, y, th, K, fit_intercept, l2)
-        value = lambda th: risk_value(X, y, th, K, fit_intercept, l2)
-        solve = lambda H, g: self._newton_step(H, g, X, y, K, fit_intercept, l2)
+        derivatives = lambda th: risk_derivatives(X, y, th, K, fit_intercept, l2, weights=w)
+        value = lambda th: risk_value(X, y, th, K, fit_intercept, l2, weights=w)
+        # the separation test sees the observations: rows of weight 0 are absent
+        Xs, ys = (X, y) if w is None else (X[w > 0], y[w > 0])
+        solve = lambda H, g: self._newton_step(H, g, Xs, ys, K, fit_intercept, l2)
         log_proba_at = lambda th, Xc: mn.log_proba(mn.design(Xc, fit_intercept), mn.unpack(th, K, q))
         moved = lambda th, step: predictive_change(log_proba_at, th, step, X, default_chunk(p, K))
         start = derivatives(np.zeros(p))
@@ -138,11 +183,12 @@ class MultinomialLogit(Classifier):
         kw = dict(gtol=tol * g0, solve=solve, min_step=1e-12)
         # Newton's method until the gradient is small. Without a penalty a large
         # linear predictor there is tested for separation (no minimiser) first.
-        theta, state, it = newton_minimise(derivatives, value, np.zeros(p), max_iter=max_iter,
-                                           state=start, **kw)
+        first = start if theta0 is None else derivatives(theta0)
+        theta, state, it = newton_minimise(derivatives, value, np.zeros(p) if theta0 is None else theta0,
+                                           max_iter=max_iter, state=first, **kw)
         tested = l2 == 0.0 and state[3] > _ETA_SUSPICIOUS
         if tested:
-            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=False)
+            self._raise_degenerate(Xs, ys, K, fit_intercept, l2, singular=False)
         # Then on until the Newton step is negligible too: where R is flat (nearly
         # separable classes, a tiny penalty) the gradient is tiny far from the
         # minimiser. Newton converges quadratically, so up to two more full steps
@@ -156,16 +202,16 @@ class MultinomialLogit(Classifier):
         change = moved(theta, solve(H, grad))
         converged = gmax <= tol * g0 and change <= step_tol
         if l2 == 0.0 and not tested and (not converged or max_eta > _ETA_SUSPICIOUS):
-            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=False)
+            self._raise_degenerate(Xs, ys, K, fit_intercept, l2, singular=False)
         if not converged:
-            self._refuse(X, y, K, fit_intercept, l2, H, dict(
+            self._refuse(Xs, ys, K, fit_intercept, l2, H, dict(
                 it=it, max_iter=max_iter, gmax=gmax, gtol=tol * g0, change=change, step_tol=step_tol))
         self.theta_ = theta
         self.l2_, self.fit_intercept_ = l2, fit_intercept  # the settings theta_ was fitted with
         self.n_classes_ = K
-        self.classes_ = np.arange(K)
+        if len(getattr(self, "classes_", ())) != K:
+            self.classes_ = np.arange(K)
         self.n_features_in_ = d
-        self._set_feature_names(names)
         self.n_iter_ = it
         self.grad_norm_ = float(np.linalg.norm(grad))
         self.converged_ = True
@@ -219,6 +265,15 @@ class MultinomialLogit(Classifier):
             f"{stop}; {why}.{cond} Set {'l2 > 0' if l2 == 0.0 else 'a larger l2'}, drop nearly "
             f"collinear features, or rescale X.{more}{loosen}")
 
+    # -- scikit-learn ----------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return self.is_fitted()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # ClassifierMixin's: a classifier, y required
+        tags.classifier_tags.multi_class = not self._binary
+        return tags
+
     # -- fitted quantities -------------------------------------------------
     def _check_fitted(self):
         if not self.is_fitted():
@@ -264,7 +319,7 @@ class MultinomialLogit(Classifier):
         X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
         return mn.log_proba(mn.design(X, self.fit_intercept_), self.W_)
 
-    def risk(self, X, y):
+    def risk(self, X, y, sample_weight=None):
         """Penalised empirical risk ``R(theta_) = mean loss + l2 ||coef||^2`` on (X, y).
 
         Parameters
@@ -272,6 +327,9 @@ class MultinomialLogit(Classifier):
         X : array_like (m, d)
             Inputs; on the training data this is the objective of ``fit``.
         y : array_like (m,)
+            Labels from ``classes_``.
+        sample_weight : array_like (m,), optional
+            Frequency weights: the mean loss is then ``sum_i w_i L_i / sum_i w_i``.
 
         Returns
         -------
@@ -280,8 +338,10 @@ class MultinomialLogit(Classifier):
         """
         self._check_fitted()
         X = check_matrix(X, "X", n_features=self.n_features_in_, feature_names=self._names())
-        y, _ = check_labels(y, "y", X.shape[0], n_classes=self.n_classes_)
-        return risk_value(X, y, self.checked_theta(), self.n_classes_, self.fit_intercept_, self.l2_)
+        y = self._codes(y, "y", X.shape[0])
+        w = check_weights(sample_weight, "sample_weight", X.shape[0])
+        return risk_value(X, y, self.checked_theta(), self.n_classes_, self.fit_intercept_, self.l2_,
+                          weights=w)
 
 
 class LogisticRegression(MultinomialLogit):
@@ -309,6 +369,9 @@ class LogisticRegression(MultinomialLogit):
 
     Attributes
     ----------
+    classes_ : ndarray (2,)
+        The training labels, sorted: ``classes_[1]`` is the class whose
+        probability ``sigmoid(...)`` is, ``classes_[0]`` the reference.
     coef_ : ndarray (d,)
     intercept_ : float
     theta_ : ndarray (p,)
@@ -337,7 +400,8 @@ class SoftmaxRegression(MultinomialLogit):
 
     ``P(c|x) = exp(eta_c) / sum_k exp(eta_k)`` with ``eta_0 = 0`` and
     ``eta_c = x . coef_[c-1] + intercept_[c-1]`` for c = 1..K-1, as in
-    statsmodels' ``MNLogit``. Parameters, penalty and attributes as in
+    statsmodels' ``MNLogit``; class c is ``classes_[c]`` (the sorted training
+    labels). Parameters, penalty and attributes as in
     :class:`LogisticRegression`, with ``coef_`` of shape (K-1, d),
     ``intercept_`` of shape (K-1,) and ``theta_`` of length p = (K-1) q
     stacked class by class.

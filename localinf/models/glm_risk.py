@@ -1,8 +1,10 @@
 """The penalised empirical risk of the multinomial logit, in row chunks.
 
-    R(theta) = (1/n) sum_i L(y_i, x_i; theta) + l2 * ||coef||^2
+    R(theta) = (1/N) sum_i w_i L(y_i, x_i; theta) + l2 * ||coef||^2,   N = sum_i w_i,
 
-with L the negative log-likelihood and intercepts not penalised. The value,
+with L the negative log-likelihood, intercepts not penalised and w the
+frequency weights (all one, N = n, by default: row i stands for w_i identical
+observations). The value,
 gradient and Hessian are accumulated over chunks of rows so memory stays
 bounded by the chunk size, not by n.
 """
@@ -30,10 +32,10 @@ def default_chunk(p, K):
     return int(max(rows, min(256, (64 * _CHUNK_BYTES) // per_row), 1))
 
 
-def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True):
+def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True, weights=None):
     """Return ``(R, grad R, H, max |eta|, max |X|)`` at ``theta``; H is None if not asked for.
 
-    Shapes: R scalar, grad (p,), H (p, p).
+    Shapes: R scalar, grad (p,), H (p, p). ``weights`` (n,) or None: frequency weights.
     """
     n, d = X.shape
     q = d + int(fit_intercept)
@@ -49,24 +51,28 @@ def risk_derivatives(X, y, theta, K, fit_intercept, l2, chunk=None, hessian=True
         Xt = mn.design(X[sl], fit_intercept)
         logP = mn.log_proba(Xt, W)
         yc = y[sl]
-        total -= logP[np.arange(len(yc)), yc].sum()
+        wc = None if weights is None else weights[sl]
+        lp = logP[np.arange(len(yc)), yc]
+        total -= lp.sum() if wc is None else wc @ lp
         P = np.exp(logP)
         r = mn.residual(P, yc)
-        grad += (Xt.T @ r).T.ravel()
+        grad += (Xt.T @ (r if wc is None else r * wc[:, None])).T.ravel()
         if hessian:
-            H += mn.hessian_sum(Xt, mn.covariance(P))
+            S = mn.covariance(P)
+            H += mn.hessian_sum(Xt, S if wc is None else S * wc[:, None, None])
         max_eta = max(max_eta, float(np.max(np.abs(logP - logP[:, :1]))))
         max_x = max(max_x, float(np.max(X[sl])), -float(np.min(X[sl])))
     mask = mn.penalty_mask(K, q, d)
-    R = total / n + l2 * float(np.sum(mask * theta ** 2))
-    grad = grad / n + 2.0 * l2 * mask * theta
+    N = n if weights is None else float(weights.sum())
+    R = total / N + l2 * float(np.sum(mask * theta ** 2))
+    grad = grad / N + 2.0 * l2 * mask * theta
     if hessian:
-        H /= n
+        H /= N
         H[np.diag_indices(p)] += 2.0 * l2 * mask
     return R, grad, H, max_eta, max_x
 
 
-def risk_value(X, y, theta, K, fit_intercept, l2, chunk=None):
+def risk_value(X, y, theta, K, fit_intercept, l2, chunk=None, weights=None):
     """R(theta) alone (one pass, no gradient): what a line search needs."""
     n, d = X.shape
     q = d + int(fit_intercept)
@@ -75,6 +81,8 @@ def risk_value(X, y, theta, K, fit_intercept, l2, chunk=None):
     total = 0.0
     for sl in row_chunks(n, chunk):
         logP = mn.log_proba(mn.design(X[sl], fit_intercept), W)
-        total -= logP[np.arange(sl.stop - sl.start), y[sl]].sum()
+        lp = logP[np.arange(sl.stop - sl.start), y[sl]]
+        total -= lp.sum() if weights is None else weights[sl] @ lp
     mask = mn.penalty_mask(K, q, d)
-    return total / n + l2 * float(np.sum(mask * theta ** 2))
+    N = n if weights is None else float(weights.sum())
+    return total / N + l2 * float(np.sum(mask * theta ** 2))
