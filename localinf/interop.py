@@ -293,7 +293,13 @@ def from_sklearn(estimator, X, y, rtol=10.0, *, sample_weight=None, **influence_
         Its model is localinf's refit with scikit-learn's ``classes_``.
     """
     rtol = check_nonneg_float(rtol, "rtol")
+    raw = X
     est, X = _last_step(estimator, X)
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1 and column_names(raw) is not None \
+            and column_names(X) is None:
+        # fitted on a frame, transformed to an unnamed array: name the transformed columns, so
+        # that later raw frames can be sent through the pipeline rather than refused
+        X = _named_output(estimator[:-1], X, raw)
     names = getattr(est, "feature_names_in_", None)
     X = align_columns(X, "X", None if names is None else [str(c) for c in names])
     design = None
@@ -333,6 +339,19 @@ def from_sklearn(estimator, X, y, rtol=10.0, *, sample_weight=None, **influence_
     inf = LocalInfluence(ours, X, y, sample_weight=w, **influence_kw)
     inf.design_ = design
     return inf
+
+
+def _named_output(pre, Xt, raw):
+    """The transformed array as a frame: names from ``get_feature_names_out``, else x0, x1, ..."""
+    import pandas as pd
+    Xt = np.asarray(Xt, dtype=float)
+    try:
+        names = [str(c) for c in pre.get_feature_names_out()]
+    except Exception:  # a step without feature names out
+        names = []
+    if len(names) != Xt.shape[1] or len(set(names)) != len(names):
+        names = [f"x{j}" for j in range(Xt.shape[1])]
+    return pd.DataFrame(Xt, columns=names, index=raw.index)
 
 
 def _transformed_names(pipe, X):

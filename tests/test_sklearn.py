@@ -274,3 +274,19 @@ def test_statsmodels_refusals_say_what_is_supported(make, match):
     with pytest.raises(li.InputError, match=match) as info:
         li.from_statsmodels(result)
     assert "convergence" not in str(info.value)
+
+
+def test_a_pipeline_with_unnamed_output_still_sends_raw_frames_through_it():
+    # a ColumnTransformer returns an unnamed array; a raw frame was then refused with advice
+    # (pass .to_numpy()) that read raw values as transformed ones, silently
+    from sklearn.compose import make_column_transformer
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 100), "inc": rng.normal(5, 2, 100)})
+    y = (0.1 * (frame.age - 40) + rng.logistic(size=100) > 0).astype(int)
+    pipe = make_pipeline(make_column_transformer((StandardScaler(), ["age", "inc"])),
+                         SkLogistic(C=1e6, tol=1e-10, max_iter=10000)).fit(frame, y)
+    inf = li.from_sklearn(pipe, frame, y)
+    Xv = frame.iloc[:10] + 1.0
+    np.testing.assert_allclose(inf.fi_util(Xv, y[:10]), inf.fi_util(pipe[:-1].transform(Xv), y[:10]),
+                               rtol=1e-12)
+    assert inf.param_names_[0] == "columntransformer(standardscaler__age)"

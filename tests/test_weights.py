@@ -154,3 +154,13 @@ def test_fractional_weights_scale_like_their_integer_multiples():
     b = li.LocalInfluence(m2, X, y, sample_weight=w)
     np.testing.assert_allclose(a.influence_value(Xv, yv), b.influence_value(Xv, yv), rtol=1e-10)
     np.testing.assert_allclose(a.leverage(), 2.0 * b.leverage(), rtol=1e-10)  # h = (1/N) ...
+
+
+def test_too_few_observations_for_a_deletion_is_said_plainly():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] + rng.logistic(size=30) > 0).astype(int)
+    w = np.full(30, 0.05)  # N = 1.5: deleting one observation leaves less than nothing
+    inf = li.LocalInfluence(li.LogisticRegression().fit(X, y, sample_weight=w), X, y, sample_weight=w)
+    with pytest.raises(li.NumericalError, match=r"row 0: its leverage .* \(N = 1.5\)"):
+        inf.cooks_distance()

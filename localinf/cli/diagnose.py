@@ -142,7 +142,8 @@ def run(args):
                   "1e-6 of the largest) and changes with --rtol/--atol; do not read their rank.")
         print("Classic diagnostics beside them: cooks_d is Cook's distance (how far deleting the row "
               "moves the fitted parameters, R's cooks.distance), hat_diag the leverage, "
-              "student_resid the studentized residual (|.| > 2: a poorly fitted row); the CSV "
+              "student_resid the studentized residual (" + ("|.| > 2: a poorly fitted row" if K == 2 else
+              f"non-negative; its square is about chi-square with {K - 1} d.f.") + "); the CSV "
               "has DFBETAS, DFFITS and the other residuals too.")
         shown = [c for c in ("label", "fi_util", "rank", "iv", "deleting", "refit_dloss", "cooks_d",
                              "hat_diag", "student_resid", "cutoff_sensitive", "invariance_defect")

@@ -45,7 +45,7 @@ from scipy.stats import chi2
 
 from .._core.budget import check_cost
 from .._core.checks import check_finite_result
-from ..exceptions import InputError, LocalInfluenceError
+from ..exceptions import InputError, LocalInfluenceError, NumericalError
 from ..models import multinomial as mn
 from ..models.autograd_model import AutogradModel
 from ..models.glm import MultinomialLogit, SoftmaxRegression
@@ -95,9 +95,19 @@ class DeletionDiagnostics:
             S = mn.covariance(rows.proba)
             e = -mn.residual(rows.proba, rows.y)  # e_y - pi
             SQ = S @ Q
+            lev = np.einsum("iaa->i", SQ)
+            det = np.linalg.det(np.eye(k1)[None] - SQ)
+            if not (det > 1e-12).all():
+                i = sl.start + int(np.flatnonzero(~(det > 1e-12))[0])
+                raise NumericalError(
+                    f"row {self._labels()[i]}: its leverage ({lev[i - sl.start]:.3g}) leaves nothing "
+                    "to fit after deleting one observation of it (I - S_i Q_i is singular), so the "
+                    "deletion diagnostics do not exist there. With sample_weight this happens when "
+                    f"the observations are few (N = {self.n_obs_:g}) or the row's weight is below 1; "
+                    "otherwise the row alone determines some parameter")
             u = np.linalg.solve(np.eye(k1)[None] - SQ, e[:, :, None])[:, :, 0]
             Qu = np.einsum("iab,ib->ia", Q, u)
-            out["h"][sl] = np.einsum("iaa->i", SQ)
+            out["h"][sl] = lev
             out["eQu"][sl] = np.einsum("ia,ia->i", e, Qu)
             out["uQu"][sl] = np.einsum("ia,ia->i", u, Qu)
             out["logpy"][sl] = rows.log_proba[np.arange(m), rows.y]
@@ -143,8 +153,10 @@ class DeletionDiagnostics:
         ``s_i^2 = e_i^T (S_i - S_i Q_i S_i)^{-1} e_i``: the residual against its
         covariance at the fit. K = 2: ``r_P / sqrt(1 - h)`` (R
         ``rstandard(type="pearson")``, statsmodels ``resid_studentized`` and the
-        ``standard_resid`` column). Above about 2 in absolute value: a row the
-        model fits poorly.
+        ``standard_resid`` column). For K = 2, above about 2 in absolute value
+        marks a row the model fits poorly; for K > 2, ``s_i^2`` is roughly
+        chi-square with K - 1 degrees of freedom, so compare with its quantiles
+        (:meth:`outlier_test` does, for the studentized residual).
 
         Returns
         -------
@@ -330,97 +342,6 @@ class DeletionDiagnostics:
                                  f"{self._labels()[i] if self.index_ is not None else i} failed: {exc}") from None
             out[j] = refit.theta_
         return check_finite_result(out, "loo_params")
-
-    # -- the table ---------------------------------------------------------------
-    def summary_frame(self, X_val=None, y_val=None, *, index=None, flag_top=0.05, dfbetas=None):
-        """One row per training point, as statsmodels' ``get_influence().summary_frame()``.
-
-        Without validation data: the classic deletion diagnostics under
-        statsmodels' column names (:meth:`classic_frame`: ``dfb_*``,
-        ``cooks_d``, ``standard_resid``, ``hat_diag``, ``dffits_internal``, then
-        ``student_resid``, ``dffits``, ``resid_pearson``, ``resid_deviance``,
-        ``cook_local``, ``self_influence``). FI_util and IV measure the effect
-        on a validation loss, so their columns are absent then (the frame's
-        ``attrs["note"]`` says so); with ``X_val, y_val`` they are added
-        (:meth:`ValidationInfluence.summary_frame`).
-
-        Parameters
-        ----------
-        X_val, y_val : array_like (m, d) and (m,), optional
-            Validation data for FI_util and IV.
-        index : array_like, optional
-            Row labels (default: those of a DataFrame X, else 0..n-1).
-        flag_top : float or int, default 0.05
-            With validation data: see :meth:`ValidationInfluence.summary_frame`.
-        dfbetas : bool, optional
-            Include the ``dfb_<param>`` columns (default: when p <= 64).
-
-        Returns
-        -------
-        pandas.DataFrame (n, k)
-        """
-        if (X_val is None) != (y_val is None):
-            raise InputError("X_val, y_val: give both (FI_util and IV columns) or neither (the "
-                             "classic diagnostics alone)")
-        if X_val is not None:
-            return self.against(X_val, y_val).summary_frame(index=index, flag_top=flag_top,
-                                                            dfbetas=dfbetas)
-        frame = self.classic_frame(self._index_arg(index), dfbetas)
-        frame.attrs["note"] = ("no validation data: fi_util and iv columns absent; "
-                               "summary_frame(X_val, y_val) adds them")
-        return frame
-
-    def _index_arg(self, index):
-        """Row labels for a table: ``index`` checked against n, or None (the default)."""
-        if index is None:
-            return None
-        import pandas as pd
-        idx = pd.Index(index)
-        if len(idx) != self.n_:
-            raise InputError(f"index has {len(idx)} labels for {self.n_} training rows")
-        return idx
-
-    def classic_frame(self, index=None, dfbetas=None):
-        """The classic columns of ``summary_frame``, statsmodels' names first.
-
-        Parameters
-        ----------
-        index : pandas.Index, optional
-            Row labels (default those of X, else 0..n-1).
-        dfbetas : bool, optional
-            Include the ``dfb_<param>`` columns (default: when p <= 64).
-
-        Returns
-        -------
-        pandas.DataFrame (n, k)
-            GLMs: ``dfb_*``, ``cooks_d``, ``standard_resid``, ``hat_diag``,
-            ``dffits_internal``, ``student_resid``, ``dffits``,
-            ``resid_pearson``, ``resid_deviance``, ``cook_local``,
-            ``self_influence``. Other models: ``hat_diag``, ``cook_local``,
-            ``self_influence`` (the deletion formulas are the GLM's);
-            ``cook_local`` only with the exact curvature.
-        """
-        import pandas as pd
-        index = self._labels() if index is None else index
-        arr = lambda f: np.asarray(f())
-        cols = {}
-        glm = isinstance(self.model, MultinomialLogit) or \
-            isinstance(self.model, AutogradModel) and self.model.linear_in_params
-        if glm:
-            if dfbetas or dfbetas is None and self.p_ <= 64:
-                D = np.asarray(self.dfbetas())
-                cols.update({f"dfb_{name}": D[:, j] for j, name in enumerate(self.param_names_)})
-            cols.update(cooks_d=arr(self.cooks_distance), standard_resid=arr(self.resid_standardized),
-                        hat_diag=arr(self.leverage), dffits_internal=arr(self.dffits_internal),
-                        student_resid=arr(self.resid_studentized), dffits=arr(self.dffits),
-                        resid_pearson=arr(self.resid_pearson),
-                        resid_deviance=arr(self.resid_deviance))
-        else:
-            cols.update(hat_diag=arr(self.leverage))
-        if self.H_inv_.hessian is not None:  # Cook's local influence needs the dense Hessian
-            cols.update(cook_local=arr(self.cook_local_influence))
-        cols.update(self_influence=arr(self.self_influence))
-        return pd.DataFrame(cols, index=index)
 
     # -- naming ------------------------------------------------------------------
     def _labels(self):

@@ -33,13 +33,14 @@ from .diagnostics import DeletionDiagnostics
 from .ingredients import Ingredients
 from .pinv import metric_eig, reference_eig
 from .reference import make_reference
+from .table import SummaryTable
 
 # Budget in bytes for the (rows, k, queries) intermediates of pairwise FI.
 _PAIR_BYTES = 1 << 26
 SCALINGS = ("derived", "algorithm1")
 
 
-class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics):
+class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryTable):
     """Exact local influence of each training point of a fitted classifier.
 
     Results with one value per training row (``fi_util``, ``influence_value``,
