@@ -302,6 +302,26 @@ def check_weights(w, name, n_samples):
     return None if np.all(a == 1.0) else a
 
 
+def check_rows(rows, n):
+    """Training row indices: a non-empty 1-D integer array in 0..n-1, else InputError.
+
+    Parameters
+    ----------
+    rows : array_like of int
+    n : int
+        Training rows.
+
+    Returns
+    -------
+    ndarray of int (k,)
+    """
+    idx = np.asarray(rows)
+    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) \
+            or idx.min() < 0 or idx.max() >= n:
+        raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{n - 1}")
+    return idx
+
+
 def check_query(X, y, n_features, n_classes, xname, yname, feature_names=None, design=None):
     """Query or validation data for a fitted model: ``(X (m, d) float64, y (m,) int64)``.
 

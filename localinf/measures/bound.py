@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .._core.checks import check_rows
 from .._core.chunks import row_chunks
 from .._core.scalars import finite_float
 from ..exceptions import InputError, InSampleWarning, NumericalError
@@ -148,10 +149,7 @@ class ValidationInfluence:
                 values = self._fi_util_rows(None)
                 self._fi_util = (inf._state(), values)
             return inf._per_row(values.copy(), "fi_util")
-        idx = np.asarray(rows)
-        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) \
-                or idx.min() < 0 or idx.max() >= inf.n_:
-            raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{inf.n_ - 1}")
+        idx = check_rows(rows, inf.n_)
         return inf._per_row(self._fi_util_rows(idx), "fi_util", idx)
 
     def invariance_defect(self, reference=None):

@@ -29,9 +29,15 @@ import numbers
 import numpy as np
 
 from .._core.checks import check_choice
+from .._core.moments import sample_covariance
 from ..exceptions import InputError
 
 PERTURBATIONS = ("case-weight", "response", "covariate")
+
+
+def _sd(v, w):
+    """Sample standard deviation (ddof 1) of the observations of v."""
+    return float(np.sqrt(sample_covariance(v[:, None], w)[0, 0]))
 
 
 def _delta_chunks(li, perturbation, covariate):
@@ -42,7 +48,7 @@ def _delta_chunks(li, perturbation, covariate):
     elif perturbation == "response":
         if li.K_ != 2:
             raise InputError("perturbation='response' is defined for binary models (K = 2)")
-        s_y = _weighted_sd(li.y_.astype(float), li.sample_weight_)
+        s_y = _sd(li.y_.astype(float), li.sample_weight_)
         for sl in li._chunks():
             A = li._rows(sl).logp_grad  # grad_theta eta = a_i1 - a_i0
             yield sl, s_y * (A[:, 1] - A[:, 0])
@@ -51,21 +57,12 @@ def _delta_chunks(li, perturbation, covariate):
                 or not 0 <= covariate < li.d_:
             raise InputError(f"covariate must be a column index in 0..{li.d_ - 1} for "
                              f"perturbation='covariate'; got {covariate!r}")
-        s_j = _weighted_sd(li.X_[:, covariate], li.sample_weight_)
+        s_j = _sd(li.X_[:, covariate], li.sample_weight_)
         for sl in li._chunks():
             m = sl.stop - sl.start
             E = np.zeros((m, li.d_, 1))
             E[:, covariate, 0] = 1.0
             yield sl, -s_j * li._rows(sl).mixed(E)[:, 0, :]
-
-
-def _weighted_sd(v, w):
-    """Sample standard deviation (ddof 1) of the observations: of v repeated w_i times."""
-    if w is None:
-        return float(np.std(v, ddof=1))
-    N = w.sum()
-    mean = w @ v / N
-    return float(np.sqrt(w @ (v - mean) ** 2 / (N - 1)))
 
 
 def cook_local_influence(li, perturbation="case-weight", kind="total", covariate=None):

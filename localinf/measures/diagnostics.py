@@ -44,7 +44,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from .._core.budget import check_cost
-from .._core.checks import check_finite_result
+from .._core.checks import check_finite_result, check_rows
 from ..exceptions import InputError, LocalInfluenceError, NumericalError
 from ..models import multinomial as mn
 from ..models.autograd_model import AutogradModel
@@ -52,23 +52,22 @@ from ..models.glm import MultinomialLogit, SoftmaxRegression
 
 
 def _rows_arg(rows, n):
-    """Row indices (k,) from None (all) or an int array in 0..n-1."""
-    if rows is None:
-        return np.arange(n)
-    idx = np.asarray(rows)
-    if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu" or idx.min() < -n or idx.max() >= n:
-        raise InputError(f"rows must be a non-empty 1-D array of row indices in 0..{n - 1}")
-    return idx % n
+    """Row indices (k,): all for None, else checked."""
+    return np.arange(n) if rows is None else check_rows(rows, n)
 
 
 class DeletionDiagnostics:
     """Classic deletion diagnostics of :class:`~localinf.LocalInfluence` (a base class:
     uses its backend, ``H_inv_``, sizes, weights and ``_per_row``)."""
 
-    def _check_glm(self):
-        """The formulas need the row Hessian to equal its Fisher information (a GLM)."""
+    def _is_glm(self):
+        """Whether each row's Hessian equals its Fisher information, as the formulas need."""
         model = self.model
-        if isinstance(model, MultinomialLogit) or isinstance(model, AutogradModel) and model.linear_in_params:
+        return isinstance(model, MultinomialLogit) or isinstance(model, AutogradModel) and \
+            model.linear_in_params
+
+    def _check_glm(self):
+        if self._is_glm():
             return
         raise InputError("model: the classic deletion diagnostics are closed forms for logistic and "
                          "softmax regression (LogisticRegression, SoftmaxRegression); for a network "

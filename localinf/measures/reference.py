@@ -54,6 +54,7 @@ import numpy as np
 
 from .._core.budget import check_cost
 from .._core.chunks import row_chunks
+from .._core.moments import sample_covariance
 from ..exceptions import InputError, NumericalError
 
 INVARIANTS = ("data", "model")
@@ -105,13 +106,7 @@ class DataReference(ReferenceMetric):
 
     def __init__(self, X, names=(), weights=None):
         n, d = X.shape
-        if weights is None:
-            Xc = X - X.mean(axis=0)
-            self.Sigma = Xc.T @ Xc / max(n - 1, 1)
-        else:  # the covariance of the observations (row i repeated w_i times)
-            N = weights.sum()
-            Xc = X - weights @ X / N
-            self.Sigma = Xc.T @ (Xc * weights[:, None]) / max(N - 1, 1)
+        self.Sigma = sample_covariance(X, weights)  # of the observations
         sd = np.sqrt(np.diag(self.Sigma))
         if sd.all():  # the correlation matrix: its condition does not depend on the units
             lam, V = np.linalg.eigh(self.Sigma / np.outer(sd, sd))

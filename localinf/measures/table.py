@@ -3,8 +3,6 @@
 import numpy as np
 
 from ..exceptions import InputError
-from ..models.autograd_model import AutogradModel
-from ..models.glm import MultinomialLogit
 
 
 class SummaryTable:
@@ -83,9 +81,7 @@ class SummaryTable:
         index = self._labels() if index is None else index
         arr = lambda f: np.asarray(f())
         cols = {}
-        glm = isinstance(self.model, MultinomialLogit) or \
-            isinstance(self.model, AutogradModel) and self.model.linear_in_params
-        if glm:
+        if self._is_glm():
             if dfbetas or dfbetas is None and self.p_ <= 64:
                 D = np.asarray(self.dfbetas())
                 cols.update({f"dfb_{name}": D[:, j] for j, name in enumerate(self.param_names_)})
