@@ -11,14 +11,15 @@ The package is layered by pipeline stage, imports pointing down only
 """
 
 from ._core.budget import budget, set_budget
-from .curvature import CGInverse, DampedInverse, InverseHessian, KFACInverse, LissaInverse
-from .exceptions import (InputError, InSampleWarning, LocalInfluenceError, BudgetError,
+from .curvature import (CGInverse, DampedInverse, GaussNewton, InverseHessian, KFACInverse,
+                        LissaInverse)
+from .exceptions import (ApproximateFitWarning, InputError, InSampleWarning, LocalInfluenceError, BudgetError,
                          NotConvergedError, NotFittedError, NumericalError, PerfectSeparationError,
                          SingularHessianError)
 from .interop import from_sklearn, from_statsmodels
 from .measures import InvarianceResult, LocalInfluence, ValidationInfluence, check_invariance, fi_pairs
-from .models import (MLP, AutogradModel, LogisticRegression, SoftmaxRegression, fit_mlp, from_glm,
-                     glm_logits, init_mlp, last_layer, mlp_logits)
+from .models import (MLP, AutogradModel, LogisticRegression, SoftmaxRegression, fit_last_layer,
+                     fit_mlp, from_glm, glm_logits, init_mlp, last_layer, mlp_logits)
 from .plots import (plot_2d, plot_fi_iv, plot_fi_leverage, plot_index, plot_influence,
                     plot_trimming_curve)
 from .selection import (acquisition_scores, active_learning, approximate_fi_util, fi_paired_scores,
@@ -29,12 +30,13 @@ __version__ = "0.1.0"
 __all__ = [
     "LogisticRegression", "SoftmaxRegression", "LocalInfluence", "ValidationInfluence",
     "check_invariance", "InvarianceResult", "InverseHessian", "DampedInverse", "CGInverse",
-    "LissaInverse", "KFACInverse", "AutogradModel", "MLP", "from_glm", "glm_logits", "fit_mlp",
+    "LissaInverse", "KFACInverse", "GaussNewton", "AutogradModel", "MLP", "from_glm", "glm_logits",
+    "fit_mlp", "fit_last_layer",
     "init_mlp", "last_layer", "mlp_logits",
     "trim", "trimming_curve", "trimming_scores", "select", "approximate_fi_util",
     "fi_pairs", "fi_paired_scores", "tmc_shapley", "active_learning", "acquisition_scores",
     "from_statsmodels", "from_sklearn", "plot_index", "plot_fi_leverage", "plot_trimming_curve", "plot_2d",
     "plot_influence", "plot_fi_iv", "LocalInfluenceError", "InputError",
     "PerfectSeparationError", "SingularHessianError", "NotConvergedError", "NotFittedError",
-    "NumericalError", "BudgetError", "InSampleWarning", "set_budget", "budget",
+    "NumericalError", "BudgetError", "InSampleWarning", "ApproximateFitWarning", "set_budget", "budget",
 ]

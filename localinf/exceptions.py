@@ -70,3 +70,13 @@ class InSampleWarning(UserWarning):
     penalty's gradient (zero without a penalty): a validation set made of the
     training rows has ``gbar_V`` at round-off level, and FI_util is round-off
     that still gets ranked. Use rows the model was not fitted on."""
+
+
+class ApproximateFitWarning(UserWarning):
+    """Influence is computed at parameters that are not a minimiser of the risk.
+
+    ``LocalInfluence(..., at_minimiser=False)`` replaces every ``H^{-1}`` by
+    ``(C + damping I)^{-1}`` for a positive semi-definite curvature C (the
+    Gauss-Newton matrix or K-FAC). The values are then the response of one
+    damped Gauss-Newton step from the given parameters, not derivatives of a
+    minimiser (docs/curvature.md, "Influence at an approximate fit")."""

@@ -242,10 +242,21 @@ target("LocalInfluence(backend=)", "influence", "values",
 # "lissa" is left out: its default depth (1000) takes ~30 s on this problem.
 target("LocalInfluence(curvature=)", "influence", "values",
        lambda f, v, t: li.LocalInfluence(f.m, X, Y, curvature=v).fi_util(XV, YV),
-       values=kw_values(*named("exact", "cg", "kfac", "bogus")))
+       values=kw_values(*named("exact", "cg", "kfac", "ggn", "bogus")))
 target("LocalInfluence(backend='autograd', curvature=)", "influence", "values",
        lambda f, v, t: li.LocalInfluence(f.m, X, Y, backend="autograd", curvature=v).fi_util(XV, YV),
-       values=kw_values(*named("exact", "cg", "kfac", "bogus")))
+       values=kw_values(*named("exact", "cg", "kfac", "ggn", "bogus")))
+target("LocalInfluence(curvature='ggn', at_minimiser=)", "influence", "values",
+       lambda f, v, t: li.LocalInfluence(f.m, X, Y, backend="autograd", curvature="ggn",
+                                         at_minimiser=v).fi_util(XV, YV),
+       values=kw_values(*named(True, False, "no")))
+for opt in ("damping", "solver", "tol", "maxiter", "preconditioner"):
+    target(f"LocalInfluence(curvature='ggn', curvature_options={{{opt!r}: }})", "influence", "values",
+           lambda f, v, t, opt=opt: li.LocalInfluence(
+               f.m, X, Y, backend="autograd", curvature="ggn", at_minimiser=False,
+               curvature_options={opt: v, **({} if opt in ("damping", "solver") else {"solver": "cg"})}
+           ).fi_util(XV, YV),
+           values=kw_values(*named("dense", "cg", "kfac", None)))
 for meth in ("fi_util", "influence_value", "fi", "influence", "summary_frame", "against"):
     target(f"{meth}:X", "influence", "matrix", lambda f, v, t, meth=meth: getattr(f.inf, meth)(v, YV), XV)
     target(f"{meth}:y", "influence", "labels", lambda f, v, t, meth=meth: getattr(f.inf, meth)(XV, v), YV)
@@ -430,6 +441,27 @@ target("fit_mlp[adam](learning_rate=)", "mlp", "values",
        lambda f, v, t: _mlp(method="adam", finish=False, epochs=2, learning_rate=v), values=kw_values())
 target("fit_mlp(hidden=)", "mlp", "values", lambda f, v, t: _mlp(hidden=v),
        values=kw_values(*named((), (0,), (3, 2)), exclude=("huge_int",)))
+target("fit_mlp(finish=)", "mlp", "values", lambda f, v, t: _mlp(activation="relu", epochs=2, finish=v),
+       values=kw_values(*named("auto", "minimiser", "last_layer", "none", True, False, "bogus")))
+target("fit_mlp(method=)", "mlp", "values", lambda f, v, t: _mlp(epochs=2, method=v),
+       values=kw_values(*named("auto", "lbfgs", "adam", "sgd")))
+
+
+def _relu_pipeline(f, v, t):
+    """A ReLU network by Adam on X = v: the exact last layer and the whole network's
+    damped Gauss-Newton response."""
+    net = _mlp(v, activation="relu", epochs=3)
+    last = li.LocalInfluence(li.last_layer(net), v, Y[:40]).fi_util(XV, YV)
+    whole = li.LocalInfluence(net, v, Y[:40], curvature="ggn", at_minimiser=False,
+                              curvature_options={"damping": 1e-3})
+    return last, whole.fi_util(XV, YV), whole.influence_value(XV, YV)
+
+
+target("pipeline[relu, last layer and ggn]:X", "mlp", "matrix", _relu_pipeline, X[:40])
+target("fit_last_layer:X", "mlp", "matrix",
+       lambda f, v, t: li.fit_last_layer(_mlp(activation="relu", epochs=2, finish="none"), v, Y[:40]), X[:40])
+target("fit_last_layer:y", "mlp", "labels",
+       lambda f, v, t: li.fit_last_layer(_mlp(activation="relu", epochs=2, finish="none"), X[:40], v), Y[:40])
 
 
 # Curvature operators on bad Hessians and options.

@@ -394,4 +394,6 @@ def check_minimiser(grad, max_abs_x, grad_rtol):
             f"model: its parameters do not minimise the penalised risk on (X, y) "
             f"(max|grad R| = {worst:.2e} > grad_rtol * max(1, max|X|) = {bound:.2e}); influence "
             "formulas assume the exact minimiser, so pass the data the model was fitted on (and "
-            "its sample_weight, if any), refit to a tighter tolerance, or loosen grad_rtol")
+            "its sample_weight, if any), refit to a tighter tolerance, or loosen grad_rtol; for a "
+            "network stopped early, at_minimiser=False with curvature='ggn' computes the damped "
+            "Gauss-Newton response instead (docs/curvature.md)")

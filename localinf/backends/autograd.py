@@ -63,7 +63,8 @@ class AutogradBackend(Backend):
         self.svd_options = KFSVDOptions.coerce(svd_options, "svd_options")
         if svd_rank is not None:
             if model.logp_grad_fn is None:
-                raise InputError("svd_rank needs per-row gradients (a fit_mlp network or a GLM)")
+                raise InputError("svd_rank needs per-row gradients: a model built with logp_grad_fn "
+                                 "(fit_mlp networks and GLMs have one)")
             if not isinstance(svd_rank, (int, np.integer)) or isinstance(svd_rank, bool) \
                     or not 1 <= svd_rank <= d:
                 raise InputError(f"svd_rank must be an integer in 1..{d}; got {svd_rank!r}")
@@ -88,7 +89,7 @@ class AutogradBackend(Backend):
     @classmethod
     def from_data(cls, model, X, y, curvature="exact", curvature_options=None, chunk_size=None,
                   grad_rtol=1e-6, svd_rank=None, svd_options=None, query_curvature=None,
-                  query_curvature_options=None, weights=None):
+                  query_curvature_options=None, weights=None, at_minimiser=True):
         """The backend for a model and the training data it was fitted on.
 
         Parameters
@@ -96,7 +97,7 @@ class AutogradBackend(Backend):
         model : AutogradModel
         X : ndarray (n, d)
         y : ndarray of int (n,)
-        curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator
+        curvature : {"exact", "cg", "lissa", "kfac", "ggn"} or LinearOperator
             How ``H^{-1}`` is applied (:func:`localinf.curvature.make_curvature`).
         curvature_options : dict or options dataclass, optional
         chunk_size : int, optional
@@ -112,13 +113,19 @@ class AutogradBackend(Backend):
         query_curvature_options : dict or options dataclass, optional
         weights : ndarray (n,), optional
             Frequency weights (checked), the ones the model was fitted with.
+        at_minimiser : bool, default True
+            False: skip the gradient check (an approximate fit, for
+            positive semi-definite curvatures; the caller checks the choice).
 
         Returns
         -------
         AutogradBackend
+            With ``grad_norm``, ``max|grad R|`` at the model's parameters.
         """
         risk = model.risk_on(X, y, weights)
-        check_minimiser(risk.grad(), float(np.max(np.abs(X))), grad_rtol)
+        gradient = risk.grad()
+        if at_minimiser:
+            check_minimiser(gradient, float(np.max(np.abs(X))), grad_rtol)
         if query_curvature is None and query_curvature_options:
             raise InputError("query_curvature_options needs query_curvature")
         H_inv = make_curvature(curvature, risk, curvature_options)
@@ -126,8 +133,10 @@ class AutogradBackend(Backend):
         if query_curvature is not None:
             H_inv_query = make_curvature(query_curvature, risk, query_curvature_options,
                                          argument="query_curvature_options", metric=H_inv)
-        return cls(model, X.shape[0], X.shape[1], H_inv, H_inv_query, chunk_size=chunk_size,
-                   svd_rank=svd_rank, svd_options=svd_options, weights=weights)
+        built = cls(model, X.shape[0], X.shape[1], H_inv, H_inv_query, chunk_size=chunk_size,
+                    svd_rank=svd_rank, svd_options=svd_options, weights=weights)
+        built.grad_norm = float(np.max(np.abs(gradient)))
+        return built
 
     def rows(self, X, y):
         """A :class:`AutogradRows` for the chunk (the protocol: :meth:`Backend.rows`)."""

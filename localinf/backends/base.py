@@ -59,8 +59,12 @@ class Backend(ABC):
         right-hand sides); ``H_inv`` unless a more accurate operator was chosen.
     chunk_size : int
         Rows per chunk that keep the per-chunk blocks within the memory budget.
+    grad_norm : float or None
+        ``max|grad R|`` at ``theta`` on the training data, set by the
+        ``from_data`` builders (None until then).
     """
 
+    grad_norm = None
     n: int
     d: int
     p: int

@@ -1,11 +1,12 @@
 """Choosing and building the backend for a model and its training data."""
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .._core.checks import check_labels, check_matrix, check_minimiser, check_weights
-from ..exceptions import InputError
+from ..exceptions import ApproximateFitWarning, InputError
 from ..models.autograd_model import AutogradModel
 from ..models.classifier import Classifier
 from ..models.glm import MultinomialLogit
@@ -20,7 +21,8 @@ BACKENDS = ("auto", "reference", "autograd")
 
 def make_backend(model, X, y, *, backend="auto", curvature="exact", curvature_options=None,
                  chunk_size=None, grad_rtol=1e-6, svd_rank=None, svd_options=None,
-                 query_curvature=None, query_curvature_options=None, sample_weight=None):
+                 query_curvature=None, query_curvature_options=None, sample_weight=None,
+                 at_minimiser=True):
     """The backend for a fitted model and the training data it was fitted on.
 
     Parameters
@@ -36,7 +38,7 @@ def make_backend(model, X, y, *, backend="auto", curvature="exact", curvature_op
         minimise the risk on (X, y) (``grad_rtol``); the options that build a
         backend are refused.
     curvature, curvature_options, chunk_size, grad_rtol, svd_rank, svd_options, \
-query_curvature, query_curvature_options, sample_weight
+query_curvature, query_curvature_options, sample_weight, at_minimiser
         See :class:`localinf.LocalInfluence`.
 
     Returns
@@ -50,6 +52,10 @@ query_curvature, query_curvature_options, sample_weight
         raise InputError(f"chunk_size must be a positive integer; got {chunk_size!r}")
     builder = dict(curvature_options=curvature_options, svd_rank=svd_rank, svd_options=svd_options,
                    query_curvature=query_curvature, query_curvature_options=query_curvature_options)
+    if not isinstance(at_minimiser, bool):
+        raise InputError(f"at_minimiser must be True or False; got {at_minimiser!r}")
+    if not at_minimiser:
+        _check_approximate(model, backend, curvature, query_curvature)
     if isinstance(backend, Backend):
         return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size), grad_rtol,
                       sample_weight)
@@ -71,8 +77,17 @@ query_curvature, query_curvature_options, sample_weight
         w = check_weights(sample_weight, "sample_weight", X.shape[0])
         check_logits(model, X)
         built = AutogradBackend.from_data(model, X, y, curvature=curvature, chunk_size=chunk_size,
-                                          grad_rtol=grad_rtol, weights=w, **builder)
-        check_newton_step(built, X, y, grad_rtol)
+                                          grad_rtol=grad_rtol, weights=w, at_minimiser=at_minimiser,
+                                          **builder)
+        if at_minimiser:
+            check_newton_step(built, X, y, grad_rtol)
+        else:
+            warnings.warn(
+                f"at_minimiser=False: max|grad R| = {built.grad_norm:.2e} at the model's parameters "
+                f"and damping {getattr(built.H_inv, 'damping', 0.0):g}. The values are the response of "
+                "one damped Gauss-Newton step from these parameters (every H^-1 replaced by "
+                f"({curvature.upper()} + damping I)^-1), not derivatives of a minimiser; see "
+                "docs/curvature.md", ApproximateFitWarning, stacklevel=3)
         return built, X, y
     if svd_rank is not None:
         raise InputError("svd_rank (KFSVD) needs backend='autograd'")
@@ -100,7 +115,8 @@ def check_newton_step(backend, X, y, grad_rtol):
     log-probability by more than ``sqrt(grad_rtol)`` (1e-3 at the default
     1e-6; influence values change by a relative amount of about this size).
     The test needs the exact Hessian, so it runs only where the backend's
-    ``H_inv`` holds one (``H_inv.hessian``): not with "cg", "lissa" or "kfac".
+    ``H_inv`` holds one (``H_inv.hessian``): not with "cg", "lissa", "kfac" or "ggn"
+    (whose matrix is not the Hessian).
 
     Parameters
     ----------
@@ -135,6 +151,23 @@ def check_newton_step(backend, X, y, grad_rtol):
             "set a larger l2, or loosen grad_rtol")
 
 
+APPROXIMATE_CURVATURES = ("ggn", "kfac")
+
+
+def _check_approximate(model, backend, curvature, query_curvature):
+    """``at_minimiser=False`` needs the autograd backend and a curvature that is positive
+    semi-definite at any parameters (the exact Hessian is not, away from a minimiser)."""
+    if not isinstance(model, (AutogradModel, MultinomialLogit)) or backend not in ("auto", "autograd"):
+        raise InputError("at_minimiser=False needs an AutogradModel (or a GLM with "
+                         "backend='autograd'); the reference backend and a ready Backend assume "
+                         "the minimiser")
+    for name, kind in (("curvature", curvature), ("query_curvature", query_curvature)):
+        if not (kind is None and name == "query_curvature" or isinstance(kind, str)
+                and kind in APPROXIMATE_CURVATURES):
+            raise InputError(f"{name}: at_minimiser=False needs 'ggn' or 'kfac' (positive "
+                             f"semi-definite away from a minimiser); got {kind!r}")
+
+
 def _refuse_unused(builder, who):
     given = sorted(k for k, v in builder.items() if v is not None and not (isinstance(v, dict) and not v))
     if given:
@@ -159,6 +192,8 @@ def _given(backend, model, X, y, curvature, builder, grad_rtol, sample_weight):
     w, built_w = check_weights(sample_weight, "sample_weight", X.shape[0]), getattr(backend, "weights", None)
     if (w is None) != (built_w is None) or w is not None and not np.array_equal(w, built_w):
         raise InputError("sample_weight: differs from the weights the ready Backend was built with")
-    check_minimiser(backend.risk_grad(X, y), float(np.max(np.abs(X))), grad_rtol)
+    gradient = backend.risk_grad(X, y)
+    check_minimiser(gradient, float(np.max(np.abs(X))), grad_rtol)
     check_newton_step(backend, X, y, grad_rtol)
+    backend.grad_norm = float(np.max(np.abs(gradient)))
     return backend, X, y

@@ -85,7 +85,9 @@ class ReferenceBackend(Backend):
         _, grad, H, _, max_abs_x = risk_derivatives(X, y, theta, K, bool(model.fit_intercept_),
                                                     float(model.l2_), chunk=chunk_size, weights=weights)
         check_minimiser(grad, max_abs_x, grad_rtol)
-        return cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size, weights=weights)
+        built = cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size, weights=weights)
+        built.grad_norm = float(np.max(np.abs(grad)))
+        return built
 
     @property
     def Hinv_dense(self):

@@ -13,6 +13,15 @@ from .._core.options import (Options, finite_nonneg, finite_positive, nonneg_int
                              optional_finite_positive, optional_positive_int, positive_int)
 
 
+def _solver(v):
+    return None if isinstance(v, str) and v in ("auto", "dense", "cg") else "'auto', 'dense' or 'cg'"
+
+
+def _ggn_preconditioner(v):
+    ok = v is None or (isinstance(v, str) and v == "kfac") or isinstance(v, LinearOperator)
+    return None if ok else "'kfac', None or a LinearOperator"
+
+
 def _preconditioner(v):
     ok = v is None or (isinstance(v, str) and v in ("auto", "kfac")) or isinstance(v, LinearOperator)
     return None if ok else "'auto', 'kfac', None or a LinearOperator"
@@ -100,3 +109,34 @@ class KFACOptions(Options):
 
     applies_to = "curvature='kfac'"
     damping: float = option(0.0, finite_nonneg)
+
+
+@dataclass(frozen=True)
+class GGNOptions(Options):
+    """Options of ``curvature="ggn"`` (the generalised Gauss-Newton matrix G).
+
+    Parameters
+    ----------
+    damping : float, default 0
+        Solves with ``G + damping I``. G includes the fit's penalty, so it is
+        positive definite without damping when l2 > 0 on every parameter.
+    solver : {"auto", "dense", "cg"}, default "auto"
+        ``"dense"``: form G from per-row gradients and factorise it (Cholesky);
+        ``"cg"``: conjugate gradients on matrix-free products ``G v`` (one
+        forward and one reverse pass over the data each); ``"auto"``: dense
+        for p <= 4000, CG above.
+    tol : float, default 1e-10
+        CG's relative residual (``solver="cg"``).
+    maxiter : int, optional
+        CG's iterations (default ``10 p``).
+    preconditioner : {"kfac", None} or LinearOperator, default None
+        CG only: ``"kfac"`` preconditions with the K-FAC approximation of the
+        same matrix (fit_mlp networks), built with the same damping.
+    """
+
+    applies_to = "curvature='ggn'"
+    damping: float = option(0.0, finite_nonneg)
+    solver: str = option("auto", _solver)
+    tol: float = option(1e-10, finite_positive)
+    maxiter: object = option(None, optional_positive_int)
+    preconditioner: object = option(None, _ggn_preconditioner)

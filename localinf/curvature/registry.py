@@ -9,12 +9,17 @@ curvature is one options class, one builder and one line in ``CURVATURES``
 
 from scipy.sparse.linalg import LinearOperator
 
+from .._core.budget import check_inverse
 from ..exceptions import InputError
 from .base import AsInverse, InverseOperator
 from .exact import inverse_of_dense
+from .ggn import CGGGNInverse, DenseGGNInverse, GaussNewton
 from .iterative import CGInverse, LissaInverse
 from .kfac import KFACInverse
-from .options import CGOptions, ExactOptions, KFACOptions, LissaOptions
+from .options import CGOptions, ExactOptions, GGNOptions, KFACOptions, LissaOptions
+
+# Above this many parameters, curvature='ggn' solves by CG unless told otherwise.
+_GGN_DENSE_MAX_P = 4000
 
 
 def _exact(source, opts, metric):
@@ -48,11 +53,28 @@ def _kfac(source, opts, metric):
     return KFACInverse(source.model, source.X, source.y, damping=opts.damping)
 
 
+def _ggn(source, opts, metric):
+    ggn = GaussNewton(source)
+    dense = opts.solver == "dense" or (opts.solver == "auto" and source.p <= _GGN_DENSE_MAX_P)
+    if dense:
+        if opts.preconditioner is not None or opts.maxiter is not None:
+            raise InputError("curvature_options: preconditioner and maxiter apply to solver='cg' only")
+        check_inverse(source.p)
+        return DenseGGNInverse(ggn.dense(), damping=opts.damping)
+    pre = opts.preconditioner
+    if isinstance(pre, str):  # "kfac"
+        _no_weights(source, "preconditioner='kfac'")
+        pre = KFACInverse(source.model, source.X, source.y, damping=opts.damping)
+    return CGGGNInverse(ggn, damping=opts.damping, tol=opts.tol, maxiter=opts.maxiter,
+                        preconditioner=pre)
+
+
 CURVATURES = {
     "exact": (ExactOptions, _exact),
     "cg": (CGOptions, _cg),
     "lissa": (LissaOptions, _lissa),
     "kfac": (KFACOptions, _kfac),
+    "ggn": (GGNOptions, _ggn),
 }
 
 
@@ -61,10 +83,12 @@ def make_curvature(kind, source, options=None, *, argument="curvature_options", 
 
     Parameters
     ----------
-    kind : {"exact", "cg", "lissa", "kfac"} or LinearOperator
+    kind : {"exact", "cg", "lissa", "kfac", "ggn"} or LinearOperator
         ``"exact"``: dense Hessian, Cholesky (or the damped pseudo-inverse);
         ``"cg"``: :class:`CGInverse`; ``"lissa"``: :class:`LissaInverse`;
-        ``"kfac"``: :class:`KFACInverse` (networks from :func:`localinf.fit_mlp`).
+        ``"kfac"``: :class:`KFACInverse` (networks from :func:`localinf.fit_mlp`);
+        ``"ggn"``: the generalised Gauss-Newton matrix (:mod:`.ggn`), dense
+        or by CG.
         A ready LinearOperator (p, p) is used as given (wrapped in
         :class:`AsInverse` unless it is an :class:`InverseOperator`).
     source : RiskSource
@@ -72,7 +96,7 @@ def make_curvature(kind, source, options=None, *, argument="curvature_options", 
         ``model``, ``X``, ``y``).
     options : dict or options dataclass, optional
         Options of that choice (:class:`ExactOptions`, :class:`CGOptions`,
-        :class:`LissaOptions`, :class:`KFACOptions`).
+        :class:`LissaOptions`, :class:`KFACOptions`, :class:`GGNOptions`).
     argument : str
         The user's argument name, for error messages.
     metric : LinearOperator, optional

@@ -74,18 +74,28 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         routed through autograd to check one backend against the other. A
         :class:`~localinf.backends.Backend` instance is used as given
         (docs/architecture.md: adding a backend).
-    curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, default "exact"
+    curvature : {"exact", "cg", "lissa", "kfac", "ggn"} or LinearOperator, default "exact"
         How the autograd backend applies ``H^{-1}``
         (:func:`localinf.curvature.make_curvature`).
     curvature_options : dict or options dataclass, optional
         The curvature's options (:class:`~localinf.curvature.ExactOptions`,
         :class:`~localinf.curvature.CGOptions`,
         :class:`~localinf.curvature.LissaOptions`,
-        :class:`~localinf.curvature.KFACOptions`): ``damping``, ``tol``,
+        :class:`~localinf.curvature.KFACOptions`,
+        :class:`~localinf.curvature.GGNOptions`): ``damping``, ``tol``,
         ``depth``, ``preconditioner``, ... An unknown option is an error.
     grad_rtol : float, default 1e-6
         The parameters must satisfy ``max|grad R| <= grad_rtol * max(1, max|X|)``
         on (X, y); influence formulas are derivatives at the minimiser.
+    at_minimiser : bool, default True
+        False (autograd backend, ``curvature="ggn"`` or ``"kfac"``): accept
+        parameters that do not minimise R (a network stopped early by Adam).
+        Every ``H^{-1}`` is then ``(C + damping I)^{-1}`` for that positive
+        semi-definite curvature C, and the values are the response of one
+        damped Gauss-Newton step from the given parameters, not derivatives of
+        a minimiser (docs/curvature.md); an :class:`ApproximateFitWarning`
+        says so, with ``max|grad R|`` and the damping (``grad_norm_``,
+        ``damping_``).
     svd_rank : int, optional
         Autograd backend only: replace every mixed partial M_i by its rank-k
         truncated SVD computed from matrix-vector products (the paper's KFSVD
@@ -98,7 +108,7 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         ``exact_input_layer`` (default False; fit_mlp networks): keep the
         input layer's term of M_i, which has d equal singular values, exactly
         and truncate only the rest (docs/curvature.md).
-    query_curvature : {"exact", "cg", "lissa", "kfac"} or LinearOperator, optional
+    query_curvature : {"exact", "cg", "lissa", "kfac", "ggn"} or LinearOperator, optional
         Autograd backend only: the operator for solves against query and
         validation gradients (FI_util's ``u = H^{-1} gbar_V``, one per query
         of ``fi``, ``fi_active``, ``influence_value``, ``influence``); the
@@ -164,6 +174,11 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
     invariant_ : {None, "data", "model"}
     reference_ : ReferenceMetric or None
         The reference metric of ``invariant`` (None for the paper's FI).
+    at_minimiser_ : bool
+    grad_norm_ : float
+        ``max|grad R|`` at the model's parameters on (X, y).
+    damping_ : float
+        The damping of ``H_inv_`` (0 for the undamped exact operators).
     """
 
     rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
@@ -172,7 +187,7 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None,
-                 scaling="derived", invariant=None, sample_weight=None):
+                 scaling="derived", invariant=None, sample_weight=None, at_minimiser=True):
         # a training frame may name the columns of a model fitted on an array (kept for later)
         model_names = (model._names() or None) if isinstance(model, Classifier) else None
         X_in = X = align_columns(X, "X", model_names)
@@ -185,8 +200,10 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
             model, X, y, backend=backend, curvature=curvature, curvature_options=curvature_options,
             chunk_size=chunk_size, grad_rtol=grad_rtol, svd_rank=svd_rank, svd_options=svd_options,
             query_curvature=query_curvature, query_curvature_options=query_curvature_options,
-            sample_weight=sample_weight)
+            sample_weight=sample_weight, at_minimiser=at_minimiser)
         b = self.backend_
+        self.at_minimiser_, self.grad_norm_ = at_minimiser, b.grad_norm
+        self.damping_ = float(getattr(b.H_inv, "damping", 0.0))
         self.scaling_ = check_choice(scaling, "scaling", SCALINGS)  # fixed: results are cached
         b.D_divisor = b.N if scaling == "derived" else 1.0
         self.sample_weight_, self.n_obs_ = b.weights, b.N

@@ -49,7 +49,8 @@ def refit_derivatives(X, y, fit, i, make=None, h_rel=1e-3, tol=1e-5, Xv=None, yv
     Returns
     -------
     list of Check
-        Three (D_i, g_i, G_i), or none when the row cannot be resolved.
+        Three (D_i, g_i, G_i), each with its finite-difference estimate in
+        ``extra["estimate"]``, or none when the row cannot be resolved.
     """
     make = make or LocalInfluence
     model = fit(X, y)
@@ -94,9 +95,12 @@ def refit_derivatives(X, y, fit, i, make=None, h_rel=1e-3, tol=1e-5, Xv=None, yv
         return []
     D_fd, g_fd, G_fd = R
     step = f"h = {h_rel / 2 ** k:.1e} x spread, extrapolation error ~{est:.0e}"
-    return [Check("refit: D_i", rel(D, D_fd, D), tol, f"max|D - D_fd| / max|D| ({step})"),
-            Check("refit: g_i", rel(g, g_fd, g), tol, f"max|g - g_fd| / max|g| ({step})"),
-            Check("refit: G_i", rel(G, G_fd, G), tol, f"max|G - G_fd| / max|G| ({step})")]
+    return [Check("refit: D_i", rel(D, D_fd, D), tol, f"max|D - D_fd| / max|D| ({step})",
+                  extra={"estimate": D_fd}),
+            Check("refit: g_i", rel(g, g_fd, g), tol, f"max|g - g_fd| / max|g| ({step})",
+                  extra={"estimate": g_fd}),
+            Check("refit: G_i", rel(G, G_fd, G), tol, f"max|G - G_fd| / max|G| ({step})",
+                  extra={"estimate": G_fd})]
 
 
 def first_order_prediction(X, y, fit, i, Xv, yv, make=None, steps=(4e-2, 2e-2, 1e-2)):
