@@ -127,8 +127,10 @@ def test_ggn_solvers_agree():
     assert cg.H_inv_.n_hvp == 0 and dense.H_inv_.hessian is None  # an approximation: no "H"
     with pytest.raises(li.InputError, match="solver"):
         li.LocalInfluence(net, X, y, curvature="ggn", curvature_options={"solver": "lu"})
-    with pytest.raises(li.InputError, match="solver='cg' only"):
+    with pytest.raises(li.InputError, match="preconditioner apply to solver='cg' only.*chose it for p"):
         li.LocalInfluence(net, X, y, curvature="ggn", curvature_options={"preconditioner": "kfac"})
+    with pytest.raises(li.InputError, match="tol apply to solver='cg' only, and the solver is dense;"):
+        li.LocalInfluence(net, X, y, curvature="ggn", curvature_options={"solver": "dense", "tol": 1e-6})
     with pytest.raises(li.InputError, match="damping"):
         li.LocalInfluence(net, X, y, curvature="ggn", curvature_options={"damping": -1.0})
 
@@ -136,9 +138,15 @@ def test_ggn_solvers_agree():
 def test_singular_ggn_without_penalty_or_damping_is_refused():
     X, y = blobs(3, 60, 2)
     net = li.fit_mlp(X, y, hidden=(3,), activation="relu", l2=0.0, epochs=5, finish="none")
-    with pytest.raises(li.SingularHessianError, match="damping"), warnings.catch_warnings():
+    with pytest.raises(li.SingularHessianError, match="Gauss-Newton.*damping"), warnings.catch_warnings():
         warnings.simplefilter("ignore", li.ApproximateFitWarning)
         li.LocalInfluence(net, X, y, curvature="ggn", at_minimiser=False)
+    params = li.init_mlp((2, 3, 1), seed=0)
+    params[0][0][:, 0], params[0][1][0] = 0.0, -1.0  # unit 0 is off on every row
+    dead = li.MLP((2, 3, 1), "relu", params, l2=0.0)
+    op = li.curvature.CGGGNInverse(GaussNewton(dead.risk_on(X, y)))
+    with pytest.raises(li.SingularHessianError, match="Gauss-Newton curvature G"):
+        op.matvec(np.eye(dead.theta_.size)[0])  # W1[0, 0] feeds the dead unit: G e_0 = 0
 
 
 # -- influence at an approximate fit -------------------------------------------
@@ -174,6 +182,11 @@ def test_exact_mode_refuses_a_non_minimiser_and_approximate_mode_records_how_far
     assert inf.at_minimiser_ is False and inf.damping_ == 1e-3
     assert inf.grad_norm_ == pytest.approx(float(np.max(np.abs(net.risk_on(X, y).grad()))), rel=1e-12)
     assert approx(net, X, y, curvature="kfac").damping_ == 0.0
+    assert approx(net, X, y, curvature="ggn").at_minimiser_ is False
+    with pytest.warns(li.ApproximateFitWarning, match=r"\(GGN \+ 0 I\)\^-1 for the per-row solves "
+                      r"and \(KFAC \+ 0.5 I\)\^-1 for the query solves"):
+        li.LocalInfluence(net, X, y, curvature="ggn", at_minimiser=np.False_, query_curvature="kfac",
+                          query_curvature_options={"damping": 0.5})
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -196,8 +209,15 @@ def test_approximate_mode_on_glms_needs_the_autograd_backend_and_refuses_deletio
     with pytest.raises(li.InputError, match="reference backend"):
         li.LocalInfluence(glm, X, y, curvature="ggn", at_minimiser=False)
     inf = approx(glm, X, y, backend="autograd", curvature="ggn")
-    with pytest.raises(li.InputError, match="at_minimiser=False: the deletion diagnostics"):
+    with pytest.raises(li.InputError, match="at_minimiser=False: the classic diagnostics"):
         inf.cooks_distance()
+    with pytest.raises(li.InputError, match="GLM with backend='autograd'"):
+        li.LocalInfluence(glm, X, y, backend="auto", curvature="ggn", at_minimiser=False)
+    ready = li.LocalInfluence(glm, X, y).backend_
+    with pytest.raises(li.InputError, match="ready Backend"):
+        li.LocalInfluence(glm, X, y, backend=ready, at_minimiser=False)
+    with pytest.raises(li.InputError, match="backend must be"):
+        li.LocalInfluence(glm, X, y, backend="bogus", curvature="ggn", at_minimiser=False)
 
 
 @pytest.mark.parametrize("lam", [0.0, 1e-2])
@@ -266,3 +286,19 @@ def test_network_response_converges_to_the_ggn_response_at_the_minimiser():
     assert gnorms[-1] < 1e-6 < gnorms[0]
     assert errors[-1] < 1e-3 < errors[0]
     assert np.all(np.diff(errors) < 0)
+
+
+def test_weighted_ggn_is_the_ggn_of_the_repeated_rows():
+    """Integer frequency weights: G, its products and the approximate-fit values equal
+    those on the data with row i repeated w_i times."""
+    net, X, y = adam_net(8)
+    w = np.random.default_rng(0).integers(1, 4, len(y)).astype(float)
+    Xr, yr = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int))
+    weighted, repeated = GaussNewton(net.risk_on(X, y, w)), GaussNewton(net.risk_on(Xr, yr))
+    assert rel(weighted.dense(), repeated.dense()) < 1e-12
+    v = np.random.default_rng(1).normal(size=net.theta_.size)
+    assert rel(weighted.matvec(v), repeated.dense() @ v) < 1e-12
+    a = approx(net, X, y, curvature="ggn", sample_weight=w).fi_util(X[:20] + 0.1, y[:20])
+    b = approx(net, Xr, yr, curvature="ggn").fi_util(X[:20] + 0.1, y[:20])
+    first = np.concatenate([[0], np.cumsum(w.astype(int))[:-1]])  # one copy of each row
+    assert rel(a, b[first]) < 1e-7  # FI's 1/lambda(G_i) amplifies G's 1e-13 round-off

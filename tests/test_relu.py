@@ -75,6 +75,26 @@ def test_finish_and_method_choices_are_checked():
     assert li.fit_mlp(X, y, hidden=(3,), l2=1e-2, finish=False, maxiter=3).finish_ == "none"
     with pytest.raises(li.InputError, match="X"):
         li.fit_last_layer(net, X[:, :1], y)
+    with pytest.raises(li.InputError, match="finish must be one of .* or True/False"):
+        li.fit_mlp(X, y, finish=1)
+    X3, y3 = three_classes()
+    net3 = li.fit_mlp(X3, y3, hidden=(4,), activation="relu", l2=1e-2, epochs=3)
+    with pytest.raises(li.InputError, match="y"):  # every class present, as in the fit
+        li.fit_last_layer(net3, X3, np.where(y3 == 2, 0, y3))
+
+
+def test_degenerate_last_layer_without_penalty_names_the_model():
+    X, y = moons(3)
+    params = li.init_mlp((2, 3, 1), seed=0)
+    params[0][0][:, 0] = 0.0
+    params[0][1][0] = -1.0  # unit 0 is zero on every row
+    net = li.MLP((2, 3, 1), "relu", params, l2=0.0)
+    with pytest.raises((li.SingularHessianError, li.PerfectSeparationError), match="model: .*l2 > 0"):
+        li.fit_last_layer(net, X, y)
+    net.l2 = 1e-3  # the penalty makes it unique: the dead unit's weight is exactly 0
+    li.fit_last_layer(net, X, y)
+    assert li.last_layer(net).unflatten(li.last_layer(net).theta_) is not None
+    assert abs(net.unflatten(net.theta_)[-1][0][0, 0]) < 1e-12
 
 
 def _frozen_features_refit(net):

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .._core.checks import check_labels, check_matrix, check_minimiser, check_weights
+from .._core.checks import check_bool, check_labels, check_matrix, check_minimiser, check_weights
 from ..exceptions import ApproximateFitWarning, InputError
 from ..models.autograd_model import AutogradModel
 from ..models.classifier import Classifier
@@ -52,15 +52,17 @@ query_curvature, query_curvature_options, sample_weight, at_minimiser
         raise InputError(f"chunk_size must be a positive integer; got {chunk_size!r}")
     builder = dict(curvature_options=curvature_options, svd_rank=svd_rank, svd_options=svd_options,
                    query_curvature=query_curvature, query_curvature_options=query_curvature_options)
-    if not isinstance(at_minimiser, bool):
-        raise InputError(f"at_minimiser must be True or False; got {at_minimiser!r}")
-    if not at_minimiser:
-        _check_approximate(model, backend, curvature, query_curvature)
+    at_minimiser = check_bool(at_minimiser, "at_minimiser")
     if isinstance(backend, Backend):
+        if not at_minimiser:
+            raise InputError("at_minimiser=False: a ready Backend assumes the minimiser; pass the "
+                             "model with backend='autograd' and curvature='ggn'")
         return _given(backend, model, X, y, curvature, dict(builder, chunk_size=chunk_size), grad_rtol,
                       sample_weight)
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"backend must be 'auto', 'reference', 'autograd' or a Backend; got {backend!r}")
+    if not at_minimiser:
+        _check_approximate(model, backend, curvature, query_curvature)
     if isinstance(model, AutogradModel):
         if backend == "reference":
             raise InputError("backend='reference' needs a LogisticRegression or SoftmaxRegression")
@@ -82,12 +84,7 @@ query_curvature, query_curvature_options, sample_weight, at_minimiser
         if at_minimiser:
             check_newton_step(built, X, y, grad_rtol)
         else:
-            warnings.warn(
-                f"at_minimiser=False: max|grad R| = {built.grad_norm:.2e} at the model's parameters "
-                f"and damping {getattr(built.H_inv, 'damping', 0.0):g}. The values are the response of "
-                "one damped Gauss-Newton step from these parameters (every H^-1 replaced by "
-                f"({curvature.upper()} + damping I)^-1), not derivatives of a minimiser; see "
-                "docs/curvature.md", ApproximateFitWarning, stacklevel=3)
+            _warn_approximate(built, curvature, query_curvature)
         return built, X, y
     if svd_rank is not None:
         raise InputError("svd_rank (KFSVD) needs backend='autograd'")
@@ -157,15 +154,29 @@ APPROXIMATE_CURVATURES = ("ggn", "kfac")
 def _check_approximate(model, backend, curvature, query_curvature):
     """``at_minimiser=False`` needs the autograd backend and a curvature that is positive
     semi-definite at any parameters (the exact Hessian is not, away from a minimiser)."""
-    if not isinstance(model, (AutogradModel, MultinomialLogit)) or backend not in ("auto", "autograd"):
-        raise InputError("at_minimiser=False needs an AutogradModel (or a GLM with "
-                         "backend='autograd'); the reference backend and a ready Backend assume "
-                         "the minimiser")
+    glm_via_autograd = isinstance(model, MultinomialLogit) and backend == "autograd"
+    if not (isinstance(model, AutogradModel) and backend != "reference" or glm_via_autograd):
+        raise InputError("at_minimiser=False needs an AutogradModel, or a GLM with "
+                         "backend='autograd': the reference backend assumes the minimiser")
     for name, kind in (("curvature", curvature), ("query_curvature", query_curvature)):
-        if not (kind is None and name == "query_curvature" or isinstance(kind, str)
-                and kind in APPROXIMATE_CURVATURES):
+        default_query = kind is None and name == "query_curvature"
+        if not (default_query or (isinstance(kind, str) and kind in APPROXIMATE_CURVATURES)):
             raise InputError(f"{name}: at_minimiser=False needs 'ggn' or 'kfac' (positive "
                              f"semi-definite away from a minimiser); got {kind!r}")
+
+
+def _warn_approximate(built, curvature, query_curvature):
+    """One ApproximateFitWarning: how far from a minimiser, and which damped matrices
+    stand in for H (the query-side one too, when it differs)."""
+    solves = f"({curvature.upper()} + {getattr(built.H_inv, 'damping', 0.0):g} I)^-1"
+    if query_curvature is not None:
+        solves += (f" for the per-row solves and ({query_curvature.upper()} + "
+                   f"{getattr(built.H_inv_query, 'damping', 0.0):g} I)^-1 for the query solves")
+    warnings.warn(
+        f"at_minimiser=False: max|grad R| = {built.grad_norm:.2e} at the model's parameters. The "
+        f"values are the response of one damped Gauss-Newton step from these parameters (H^-1 "
+        f"replaced by {solves}), not derivatives of a minimiser; see docs/curvature.md",
+        ApproximateFitWarning, stacklevel=4)
 
 
 def _refuse_unused(builder, who):

@@ -16,6 +16,7 @@ from .kfac import KFACInverse
 from .options import CGOptions, ExactOptions, GGNOptions, KFACOptions, LissaOptions
 from .registry import CURVATURES, make_curvature
 
-__all__ = ["AsInverse", "InverseOperator", "RiskSource", "DampedInverse", "InverseHessian", "inverse_of_dense",
-           "CGInverse", "LissaInverse", "GaussNewton", "DenseGGNInverse", "CGGGNInverse", "GGNOptions", "KFACInverse", "CGOptions", "ExactOptions", "KFACOptions",
+__all__ = ["AsInverse", "InverseOperator", "RiskSource", "DampedInverse", "InverseHessian",
+           "inverse_of_dense", "CGInverse", "LissaInverse", "GaussNewton", "DenseGGNInverse",
+           "CGGGNInverse", "GGNOptions", "KFACInverse", "CGOptions", "ExactOptions", "KFACOptions",
            "LissaOptions", "CURVATURES", "make_curvature"]

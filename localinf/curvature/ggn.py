@@ -50,6 +50,16 @@ class GaussNewton:
     Attributes
     ----------
     p : int
+        Number of parameters.
+    model : AutogradModel
+    X : ndarray (n, d)
+        The training inputs.
+    weights : ndarray (n,) or None
+        Frequency weights (None: all one).
+    N : float
+        ``sum_i w_i`` (n without weights).
+    theta : ndarray (p,)
+        The parameters G is taken at (the model's ``theta_``).
     """
 
     def __init__(self, source):
@@ -155,6 +165,11 @@ def _singular():
 class CGGGNInverse(CGInverse):
     """``(G + damping I)^{-1}`` by conjugate gradients on GGN-vector products.
 
+    A singular ``G + damping I`` is refused when CG meets one of its null
+    directions; CG can also converge without meeting one, when a right-hand
+    side lies in the range of G (it then returns the minimum-norm solution),
+    where the dense solver refuses the matrix itself.
+
     Parameters
     ----------
     ggn : GaussNewton
@@ -168,3 +183,9 @@ class CGGGNInverse(CGInverse):
         self.ggn = ggn
         super().__init__(ggn.matvec, ggn.p, damping=damping, tol=tol, maxiter=maxiter,
                          preconditioner=preconditioner)
+
+    def _matvec(self, b):
+        try:
+            return super()._matvec(b)
+        except SingularHessianError:
+            raise _singular() from None

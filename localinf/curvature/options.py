@@ -125,10 +125,10 @@ class GGNOptions(Options):
         ``"cg"``: conjugate gradients on matrix-free products ``G v`` (one
         forward and one reverse pass over the data each); ``"auto"``: dense
         for p <= 4000, CG above.
-    tol : float, default 1e-10
-        CG's relative residual (``solver="cg"``).
+    tol : float, optional
+        CG's relative residual (default 1e-10); ``solver="cg"`` only.
     maxiter : int, optional
-        CG's iterations (default ``10 p``).
+        CG's iterations (default ``10 p``); ``solver="cg"`` only.
     preconditioner : {"kfac", None} or LinearOperator, default None
         CG only: ``"kfac"`` preconditions with the K-FAC approximation of the
         same matrix (fit_mlp networks), built with the same damping.
@@ -137,6 +137,6 @@ class GGNOptions(Options):
     applies_to = "curvature='ggn'"
     damping: float = option(0.0, finite_nonneg)
     solver: str = option("auto", _solver)
-    tol: float = option(1e-10, finite_positive)
+    tol: object = option(None, optional_finite_positive)
     maxiter: object = option(None, optional_positive_int)
     preconditioner: object = option(None, _ggn_preconditioner)

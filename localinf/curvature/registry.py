@@ -44,8 +44,9 @@ def _lissa(source, opts, metric):
 
 def _no_weights(source, what):
     if getattr(source, "weights", None) is not None:
-        raise InputError(f"{what} does not take sample weights yet; use curvature 'exact', 'cg' "
-                         "or 'lissa' with sample_weight")
+        raise InputError(f"{what} does not take sample weights yet; with sample_weight use curvature "
+                         "'exact', 'cg', 'lissa' or 'ggn' without a K-FAC preconditioner (only 'ggn' "
+                         "with at_minimiser=False)")
 
 
 def _kfac(source, opts, metric):
@@ -57,16 +58,20 @@ def _ggn(source, opts, metric):
     ggn = GaussNewton(source)
     dense = opts.solver == "dense" or (opts.solver == "auto" and source.p <= _GGN_DENSE_MAX_P)
     if dense:
-        if opts.preconditioner is not None or opts.maxiter is not None:
-            raise InputError("curvature_options: preconditioner and maxiter apply to solver='cg' only")
+        given = [k for k in ("tol", "maxiter", "preconditioner") if getattr(opts, k) is not None]
+        if given:
+            chosen = "" if opts.solver == "dense" else \
+                f" (solver='auto' chose it for p = {source.p} <= {_GGN_DENSE_MAX_P})"
+            raise InputError(f"curvature_options: {', '.join(given)} apply to solver='cg' only, and "
+                             f"the solver is dense{chosen}; pass solver='cg' to use them")
         check_inverse(source.p)
         return DenseGGNInverse(ggn.dense(), damping=opts.damping)
     pre = opts.preconditioner
     if isinstance(pre, str):  # "kfac"
         _no_weights(source, "preconditioner='kfac'")
         pre = KFACInverse(source.model, source.X, source.y, damping=opts.damping)
-    return CGGGNInverse(ggn, damping=opts.damping, tol=opts.tol, maxiter=opts.maxiter,
-                        preconditioner=pre)
+    return CGGGNInverse(ggn, damping=opts.damping, tol=1e-10 if opts.tol is None else opts.tol,
+                        maxiter=opts.maxiter, preconditioner=pre)
 
 
 CURVATURES = {

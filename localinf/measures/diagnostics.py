@@ -68,8 +68,9 @@ class DeletionDiagnostics:
 
     def _check_glm(self):
         if not self.at_minimiser_:
-            raise InputError("at_minimiser=False: the deletion diagnostics are closed forms at the "
-                             "minimiser; refit the model to its minimiser first")
+            raise InputError("at_minimiser=False: the classic diagnostics (residuals scaled by the "
+                             "hat matrix, deletion formulas, and the tables that hold them) are "
+                             "closed forms at the minimiser; refit the model to its minimiser first")
         if self._is_glm():
             return
         raise InputError("model: the classic deletion diagnostics are closed forms for logistic and "

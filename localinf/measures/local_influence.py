@@ -95,7 +95,9 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         damped Gauss-Newton step from the given parameters, not derivatives of
         a minimiser (docs/curvature.md); an :class:`ApproximateFitWarning`
         says so, with ``max|grad R|`` and the damping (``grad_norm_``,
-        ``damping_``).
+        ``damping_``). The gradient check is then skipped, and with it the
+        check that (X, y, sample_weight) are the data the model was fitted
+        on; ``grad_rtol`` is not used.
     svd_rank : int, optional
         Autograd backend only: replace every mixed partial M_i by its rank-k
         truncated SVD computed from matrix-vector products (the paper's KFSVD

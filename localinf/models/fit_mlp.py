@@ -18,7 +18,8 @@ from scipy.optimize import minimize
 from .._core.checks import (check_bool, check_choice, check_labels, check_matrix, check_nonneg_float,
                             check_positive_int, check_seed)
 from .._core.chunks import row_chunks
-from ..exceptions import InputError, NotConvergedError, NumericalError
+from ..exceptions import (InputError, NotConvergedError, NumericalError, PerfectSeparationError,
+                          SingularHessianError)
 from .glm import LogisticRegression, SoftmaxRegression
 from .mlp import MLP, init_mlp
 from .newton import newton_minimise
@@ -64,7 +65,7 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
     newton_polish : bool
         For p <= 3000, follow with up to 30 damped Newton steps on the exact
         Hessian while they lower the gradient (only where the Hessian is
-        positive definite).
+        positive definite). Only with ``finish="minimiser"``.
     penalize_bias : bool, default True
         Penalise biases too (as PyTorch's weight decay does). Without it, a
         hidden unit that weight decay switches off leaves its bias as an exactly
@@ -90,6 +91,9 @@ def fit_mlp(X, y, hidden=(16, 16), activation="tanh", output="softmax", l2=1e-3,
         ``LocalInfluence(net, X, y, curvature="ggn", at_minimiser=False)``.
         ``"none"`` (alias False): the optimiser's parameters as they are.
         ``"auto"``: ``"last_layer"`` for ReLU, ``"minimiser"`` otherwise.
+        ``"last_layer"`` needs a unique last-layer minimiser, which l2 > 0
+        guarantees (with l2 = 0 a dead unit or separable hidden features are
+        refused).
 
     Returns
     -------
@@ -164,7 +168,8 @@ def _finish(finish, activation):
     """``finish`` as one of "minimiser", "last_layer", "none" (True and False are aliases)."""
     if isinstance(finish, (bool, np.bool_)):
         return "minimiser" if finish else "none"
-    finish = check_choice(finish, "finish", FINISHES)
+    if not isinstance(finish, str) or finish not in FINISHES:
+        raise InputError(f"finish must be one of {FINISHES} or True/False; got {finish!r}")
     if finish == "auto":
         return "last_layer" if activation == "relu" else "minimiser"
     return finish
@@ -197,7 +202,7 @@ def fit_last_layer(model, X, y):
     if not isinstance(model, MLP):
         raise InputError("model: fit_last_layer needs a network (localinf.MLP, e.g. from fit_mlp)")
     X = check_matrix(X, "X", n_features=model.n_features_in_)
-    y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
+    y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_, require_all=True)
     a, k1 = model.layer_sizes_[-2], model.layer_sizes_[-1]
     bias_mask = model.penalty_mask[-k1:]
     weight_mask = model.penalty_mask[-(a + 1) * k1:-k1]
@@ -210,7 +215,14 @@ def fit_last_layer(model, X, y):
     if penalised_bias:  # the bias as a penalised coefficient of a constant column
         Z = np.column_stack([Z, np.ones(X.shape[0])])
     glm_class = LogisticRegression if model.n_classes_ == 2 else SoftmaxRegression
-    glm = glm_class(l2=model.l2, fit_intercept=not penalised_bias).fit(Z, y)
+    try:
+        glm = glm_class(l2=model.l2, fit_intercept=not penalised_bias).fit(Z, y)
+    except (SingularHessianError, PerfectSeparationError) as exc:
+        raise type(exc)(
+            f"model: the last layer's risk, with the hidden layers frozen, has no unique "
+            f"minimiser (l2 = {model.l2:g}): the last hidden activations are degenerate (a unit "
+            f"that is zero on every training row, or features that separate the classes). Fit "
+            f"with l2 > 0, or finish='none'. ({exc})") from None
     theta = model.theta_.copy()
     # W_ is (a + 1, K - 1), the bias in its last row: row-major it is the flat (W_L, b_L)
     theta[-(a + 1) * k1:] = np.asarray(glm.W_).ravel()
