@@ -131,3 +131,15 @@ def test_last_layer_influence_matches_refits_with_the_features_frozen(data):
         fi_fd = float(np.sum((V[:, keep].T @ g_fd) ** 2 / lam[keep]))
         fi = float(inf.against(Xv, yv).fi_util(rows=[int(i)])[0])
         assert abs(fi - fi_fd) <= 1e-5 * abs(fi_fd)
+
+
+def test_last_layer_chunks_are_sized_for_the_parents_per_row_gradients():
+    """A restricted model's per-row gradients are the parent network's (K x p_parent per
+    row) before restriction: the row chunks must keep those within the 64 MiB budget."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 20))
+    y = np.argmax(X[:, :5], axis=1)
+    net = li.fit_mlp(X, y, hidden=(40, 40), activation="relu", epochs=1, l2=1e-2)
+    inf = li.LocalInfluence(li.last_layer(net), X, y)
+    assert inf.backend_.chunk_size * net.n_classes_ * net.theta_.size <= 1 << 23
+    assert np.isfinite(inf.influence_value(X[:30], y[:30])).all()

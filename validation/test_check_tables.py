@@ -36,7 +36,7 @@ def assert_counts_add_up(text, seeds):
     assert all(sum(c) == seeds for c in counts), counts
 
 
-def test_table2_quick_softplus_and_relu_last_layer(out):
+def test_table2_quick_softplus_and_relu_both_routes(out):
     import localinf as li
     import table2_moons as t2
     results, text = t2.run(2, quick=True)
@@ -44,52 +44,95 @@ def test_table2_quick_softplus_and_relu_last_layer(out):
     assert path.exists() and path.read_text() == text
     assert "nan" not in text.lower()
     assert_counts_add_up(text, 2)
-    # both networks, each with untrimmed, FI, IV and random rows
-    for act in ("softplus", "relu"):
-        assert t2.ROWS[act] in text
-        res = results[act]
+    # the three networks, each with untrimmed, FI, IV and random rows
+    for net in ("softplus", "relu", "relu_ggn"):
+        assert t2.ROWS[net] in text
+        res = results[net]
         assert len(res) == 2 and all(set(r) >= {"none", ("fi", 5), ("iv", 5), ("random", 5)} for r in res)
-    # ReLU: influence over the last layer only (16 weights + 1 bias), the whole net has 337
+    assert "## ReLU: whole network (damped GGN) against last layer" in text
+    # ReLU, last layer: influence over the last layer only (16 weights + 1 bias) of 337;
+    # the other two over every parameter
     assert all(r["p_free"] == 17 and r["p_all"] == 337 for r in results["relu"])
     assert all(r["p_free"] == r["p_all"] == 337 for r in results["softplus"])
+    assert all(r["p_free"] == r["p_all"] == 337 for r in results["relu_ggn"])
+    # the two ReLU rows share the fitted networks and the refit recipe: their untrimmed and
+    # random-removal accuracies are the same numbers, only FI's and IV's choices differ
+    for a, b in zip(results["relu"], results["relu_ggn"]):
+        assert a["none"] == b["none"] and a[("random", 5)] == b[("random", 5)]
+        assert a["grad_norm"] == b["grad_norm"] > 1e-6  # the hidden layers are not at a minimiser
+        assert not np.allclose(a["scores"]["fi"], b["scores"]["fi"])
     # the no-removal row is the untrimmed model's accuracy, and the recipe refitted on all
     # rows (b = 0) reproduces it, so differences come from the removal, not the recipe
     none = np.array([r["none"] for r in results["relu"]])
     assert f"| 0 | no removal | {t2.pct(none)} |" in text
     X, y, Xv, yv, Xt, yt = t2.moons(0)
-    fit, restrict = t2.recipe("relu", 0, quick=True)
+    fit, influence = t2.recipe("relu", 0, quick=True)
     m0, m1 = fit(X, y), fit(X, y)
     assert np.array_equal(m0.predict(Xt), m1.predict(Xt))
     assert np.mean(m0.predict(Xt) == yt) == results["relu"][0]["none"]
     # the last layer is at its exact minimiser (the rest of the network is not)
-    ll = restrict(m0)
+    inf = influence(m0, X, y)  # accepted as a minimiser (the default at_minimiser=True)
+    assert inf.p_ == 17 and inf.at_minimiser_
+    ll = li.last_layer(m0)
     p = m0.theta_.size
     assert np.array_equal(ll.free_, np.arange(p - 17, p))
     assert np.array_equal(ll.theta_, m0.theta_[-17:])
     g_last = np.max(np.abs(ll.risk_on(X, y).grad()))
     assert g_last < 1e-8 < m0.grad_norm_
-    li.LocalInfluence(ll, X, y)  # accepted as a minimiser
+    # the whole-network route: every parameter, damped GGN, at a non-minimiser, and the
+    # FI scores it gave in the run are those of this network
+    _, influence_ggn = t2.recipe("relu_ggn", 0, quick=True)
+    inf_ggn = influence_ggn(m0, X, y)
+    assert inf_ggn.p_ == p and not inf_ggn.at_minimiser_ and inf_ggn.damping_ == t2.GGN_DAMPING
+    assert inf_ggn.grad_norm_ == pytest.approx(m0.grad_norm_, rel=1e-12)
+    np.testing.assert_allclose(inf_ggn.fi_util(Xv, yv), results["relu_ggn"][0]["scores"]["fi"],
+                               rtol=1e-10, atol=0)
 
 
-def test_refit_last_layer_solves_the_restricted_risk(out):
-    """After refit_last_layer, no step of the last layer alone lowers R (checked against a
-    direct minimisation of the restricted risk by scipy)."""
+@pytest.mark.parametrize("K, penalize_bias", [(2, True), (3, True), (3, False)])
+def test_fit_last_layer_solves_the_restricted_risk(K, penalize_bias):
+    """After localinf.fit_last_layer, no step of the last layer alone lowers R: its gradient
+    is at round-off, and a direct minimisation of the restricted risk by scipy's L-BFGS
+    (on autograd's gradient, not the GLM's Newton solver the library uses) finds the same
+    point. Binary and three-class networks, biases penalised or not."""
     import localinf as li
     import table2_moons as t2
     from autograd import grad
     from scipy.optimize import minimize
-    X, y, *_ = t2.moons(1)
+    if K == 2:
+        X, y, *_ = t2.moons(1)
+    else:
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(240, 2))
+        y = (np.digitize(X[:, 0] + 0.5 * X[:, 1] ** 2 + 0.3 * rng.normal(size=240), [-0.3, 0.8]))
     m = li.fit_mlp(X, y, hidden=(16, 16), activation="relu", l2=1e-3, seed=1, method="adam",
-                   finish=False, **t2.ADAM_QUICK)
+                   finish="none", penalize_bias=penalize_bias, **t2.ADAM_QUICK)
     before = m.theta_.copy()
-    t2.refit_last_layer(m, X, y)
-    assert np.array_equal(m.theta_[:-17], before[:-17])  # hidden layers untouched
+    assert m.finish_ == "none"
+    out = li.fit_last_layer(m, X, y)
+    assert out is m
+    q = 17 * (K - 1)  # (16 weights + 1 bias) per output unit
+    assert np.array_equal(m.theta_[:-q], before[:-q])  # hidden layers untouched
     ll = li.last_layer(m)
     f = lambda t: ll.loss_sum_fn(t, X, y) / len(y) + ll.penalty_fn(t)
-    res = minimize(lambda t: (float(f(t)), np.asarray(grad(f)(t))), before[-17:], jac=True,
+    g = np.asarray(grad(f)(ll.theta_))
+    assert np.max(np.abs(g)) < 1e-9
+    res = minimize(lambda t: (float(f(t)), np.asarray(grad(f)(t))), before[-q:], jac=True,
                    method="L-BFGS-B", options=dict(gtol=1e-12, ftol=0.0, maxiter=5000))
     assert f(ll.theta_) <= res.fun + 1e-12
     np.testing.assert_allclose(ll.theta_, res.x, atol=1e-5)
+    # small steps of the last layer in random directions all raise R (a strict minimum)
+    rng = np.random.default_rng(0)
+    for v in rng.normal(size=(5, q)):
+        assert f(ll.theta_ + 1e-3 * v / np.linalg.norm(v)) > f(ll.theta_)
+    # grad_norm_ is the whole network's gradient, which the hidden layers keep away from 0
+    full = np.max(np.abs(m.risk_on(X, y).grad()))
+    assert m.grad_norm_ == pytest.approx(full, rel=1e-12) and full > 1e-6
+    # fit_mlp's finish="last_layer" is Adam followed by this function
+    m2 = li.fit_mlp(X, y, hidden=(16, 16), activation="relu", l2=1e-3, seed=1,
+                    penalize_bias=penalize_bias, **t2.ADAM_QUICK)
+    assert m2.method_ == "adam" and m2.finish_ == "last_layer"
+    np.testing.assert_array_equal(m2.theta_, m.theta_)
 
 
 def test_trimming_real_quick(out):

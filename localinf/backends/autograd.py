@@ -79,7 +79,7 @@ class AutogradBackend(Backend):
         if model.logp_grad_fn is None:
             width = p * d
         elif svd_rank is None:
-            width = K * p
+            width = K * max(p, model.gradient_width_)
         else:
             width = p * max(K, 2 * min(d, svd_rank + self.svd_options.oversample))
         super().__init__(n, d, p, K, model.theta_, H_inv, H_inv_query,

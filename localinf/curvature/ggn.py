@@ -108,7 +108,8 @@ class GaussNewton:
         """
         model, p, K = self.model, self.p, self.model.n_classes_
         G = np.zeros((p, p))
-        for sl in row_chunks(self.X.shape[0], max(1, _DENSE_ENTRIES // (K * p))):
+        width = max(p, model.gradient_width_)  # a restricted model's gradients are its parent's
+        for sl in row_chunks(self.X.shape[0], max(1, _DENSE_ENTRIES // (K * width))):
             X = self.X[sl]
             if model.logp_grad_fn is not None:
                 A = np.asarray(model.logp_grad_fn(self.theta, X))          # (m, K, p)

@@ -91,6 +91,9 @@ class AutogradModel(Classifier):
     ----------
     theta_ : ndarray (p,)
     n_classes_ : int
+    gradient_width_ : int
+        Parameters per row in the per-row gradient functions (p; the parent's
+        p for a restricted model, whose gradients are the parent's, restricted).
     """
 
     def __init__(self, logits, params, n_classes, l2=0.0, penalty_mask=None, *, logp_grad_fn=None,
@@ -124,6 +127,7 @@ class AutogradModel(Classifier):
         if not isinstance(linear_in_params, bool):
             raise InputError(f"linear_in_params must be True or False; got {linear_in_params!r}")
         self.linear_in_params = linear_in_params
+        self.gradient_width_ = p  # entries of one row's per-row gradient, for chunk sizes
 
     # -- autograd-traceable pieces -------------------------------------------
     def log_proba_fn(self, theta, X):
@@ -292,11 +296,13 @@ class RestrictedModel(AutogradModel):
         super().__init__(
             lambda t, X: parent.logits(unflatten(expand(t)), X), full[idx], parent.n_classes_,
             l2=parent.l2, penalty_mask=parent.penalty_mask[idx],
-            logp_grad_fn=None if fast is None else (lambda t, X: anp.dot(fast(expand(t), X), embed.T)),
+            logp_grad_fn=None if fast is None else (lambda t, X: fast(expand(t), X)[..., idx]),
             loss_grad_fn=None if loss_fast is None
-            else (lambda t, X, y: anp.dot(loss_fast(expand(t), X, y), embed.T)))
+            else (lambda t, X, y: loss_fast(expand(t), X, y)[..., idx]))
         self.parent = parent
         self.free_ = idx
+        # the per-row gradients are the parent's, then restricted: chunks are sized for them
+        self.gradient_width_ = parent.gradient_width_
 
 
 class DataRisk:
@@ -410,7 +416,7 @@ class DataRisk:
         model = self.model
         p, n, K = theta.size, self.X.shape[0], model.n_classes_
         H = np.zeros((p, p))
-        for sl in row_chunks(n, max(1, _FISHER_ENTRIES // (K * p))):
+        for sl in row_chunks(n, max(1, _FISHER_ENTRIES // (K * max(p, model.gradient_width_)))):
             A = np.asarray(model.logp_grad_fn(theta, self.X[sl]))  # (m, K, p)
             root = np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, self.X[sl]))))
             if self.weights is not None:

@@ -1,7 +1,7 @@
 """Table 2 analogue: trimming a two-hidden-layer network on two moons, with baselines.
 
 scikit-learn's two moons (noise 0.3), 500 training / 250 validation / 250
-test points per seed, hidden layers (16, 16), weight decay l2 = 1e-3. Two
+test points per seed, hidden layers (16, 16), weight decay l2 = 1e-3. Three
 networks, each scored by FI_util and by IV, against random removal and no
 removal (seed-paired: wins/ties/losses, mean difference with a 95 % interval,
 sign test):
@@ -10,27 +10,45 @@ sign test):
   the minimiser of the whole network's risk; influence over all parameters.
   Refits after trimming start from the full-data fit.
 * ``relu``: the paper's activation, fitted as such networks usually are: Adam
-  from a seeded random start (``fit_mlp(..., method="adam", finish=False)``;
-  the full-batch finish stops on a kink of the ReLU risk and is refused).
-  Influence goes through the last layer (:func:`localinf.last_layer`), as the
-  paper does for its image networks. FI_util through the last layer assumes
-  that layer minimises the risk with the rest frozen; Adam leaves it short of
-  that, so :func:`refit_last_layer` solves that convex problem exactly:
-  with the hidden layers fixed, the last layer's risk is a ridge logistic
-  regression on the last hidden activations (plus a constant column for the
-  bias, penalised like fit_mlp's biases), which Newton's method solves to
-  round-off. This changes only the last layer and is the minimiser the
-  restricted influence formulas assume. Refits after trimming repeat the same
-  recipe (same seed, Adam from scratch, exact last layer).
+  from a seeded random start, then the last layer alone set to the exact
+  minimiser of the risk with the hidden layers frozen
+  (``fit_mlp(..., activation="relu", finish="last_layer")``, which calls
+  :func:`localinf.fit_last_layer`: with the hidden layers fixed, the last
+  layer's risk is a ridge logistic regression on the last hidden activations,
+  solved by Newton's method to round-off). Full-batch L-BFGS on the whole
+  ReLU risk stops on a kink and is refused. Influence goes through the last
+  layer (:func:`localinf.last_layer`), as the paper does for its image
+  networks; those restricted formulas are exact, because that layer is at its
+  minimiser. Refits after trimming repeat the same recipe (same seed, Adam
+  from scratch, exact last layer).
+* ``relu_ggn``: the same fitted network as ``relu`` (same recipe, same refits),
+  with influence over all 337 parameters instead of the last 17:
+  ``LocalInfluence(net, X, y, curvature="ggn", at_minimiser=False)``, every
+  H^{-1} replaced by the inverse of the generalised Gauss-Newton matrix G of
+  the penalised risk, with damping 0 (:data:`GGN_DAMPING`; G contains the
+  weight decay's ``2 l2 I`` on every parameter, so it is positive definite
+  without damping). The hidden layers are not at a minimiser (Adam stops with
+  max|grad R| ~ 1e-2), and the ReLU risk has no Hessian at the kinks, so these
+  values are not derivatives of a minimiser: they are what the formulas give
+  when the parameters respond to a perturbation by one Gauss-Newton step.
+  Using the same network as ``relu`` (rather than the optimiser's output
+  without the exact last layer) makes the two ReLU rows differ only in the
+  route influence takes; the untrimmed and random rows of the two are the
+  same numbers.
 
 Run:  python validation/experiments/table2_moons.py [--seeds 20] [--quick]
-Writes results/table2.md (LOCALINF_EXPERIMENT_OUT overrides the folder).
+      [--networks softplus,relu,relu_ggn]
+Writes results/table2.md (LOCALINF_EXPERIMENT_OUT overrides the folder). The
+results in RESULTS.md were run with OPENBLAS_NUM_THREADS=1: the softplus row's
+warm-started refits round differently with more BLAS threads, which can flip
+a test point here and there.
 """
 
 import argparse
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -45,7 +63,10 @@ NAMES = {"fi": "FI", "iv": "IV", "random": "random", "none": "no removal"}
 ADAM = dict(epochs=100, batch_size=32, learning_rate=1e-2)  # the ReLU recipe
 ADAM_QUICK = dict(epochs=15, batch_size=32, learning_rate=1e-2)
 ROWS = dict(softplus="softplus, whole network (16, 16), L-BFGS + Newton",
-            relu="ReLU, last layer only (16, 16), Adam + exact last layer")
+            relu="ReLU, last layer only (16, 16), Adam + exact last layer",
+            relu_ggn="ReLU, whole network (damped GGN) (16, 16), Adam + exact last layer")
+NETWORKS = tuple(ROWS)
+GGN_DAMPING = 0.0  # G includes the 2 l2 I of the weight decay: positive definite as it is
 
 
 def moons(seed):
@@ -65,42 +86,12 @@ def moons(seed):
     return X[:500], y[:500], X[500:750], y[500:750], X[750:], y[750:]
 
 
-def refit_last_layer(model, X, y):
-    """Set the last layer of a binary ``fit_mlp`` network to its exact minimiser.
-
-    With the hidden layers frozen, ``R = mean loss + l2 ||theta||^2`` restricted
-    to the last layer ``(W_L, b_L)`` is the risk of a ridge logistic regression
-    on the features ``(h_{L-1}(x), 1)`` with every coefficient penalised (fit_mlp
-    penalises biases): strictly convex, solved by Newton's method to round-off.
+def recipe(network, seed, quick=False):
+    """The training recipe of one network and the influence computed on it.
 
     Parameters
     ----------
-    model : MLP
-        Binary (one output unit), ``penalize_bias=True``; modified in place.
-    X : ndarray (n, d)
-    y : ndarray of int (n,)
-
-    Returns
-    -------
-    MLP
-        ``model``, with ``theta_`` and ``grad_norm_`` updated.
-    """
-    inputs, _ = model.forward_with_offsets(model.unflatten(model.theta_), X)
-    Z = np.column_stack([np.asarray(inputs[-1]), np.ones(len(y))])
-    glm = li.LogisticRegression(l2=model.l2, fit_intercept=False).fit(Z, y)
-    theta = model.theta_.copy()
-    theta[-Z.shape[1]:] = glm.theta_  # flat order of the last layer: W_L (a, 1), then b_L
-    model.theta_ = theta
-    model.grad_norm_ = float(np.max(np.abs(model.risk_on(X, y).grad())))  # whole network's
-    return model
-
-
-def recipe(activation, seed, quick=False):
-    """The training recipe of one network and the model influence is taken of.
-
-    Parameters
-    ----------
-    activation : {"softplus", "relu"}
+    network : {"softplus", "relu", "relu_ggn"}
     seed : int
         Seed of the initial parameters (and of Adam's minibatches).
     quick : bool, default False
@@ -110,13 +101,15 @@ def recipe(activation, seed, quick=False):
     -------
     fit : callable
         ``fit(X, y) -> MLP``; softplus: the first call fits from the seeded
-        start and later calls start from that fit; ReLU: every call runs Adam
-        from the seeded start, then :func:`refit_last_layer`.
-    restrict : callable
-        ``restrict(model)``: the model passed to ``LocalInfluence`` (the
-        network itself, or :func:`localinf.last_layer` of it).
+        start and later calls start from that fit; ReLU (both rows): every
+        call runs Adam from the seeded start, then sets the last layer to its
+        exact minimiser (``finish="last_layer"``).
+    influence : callable
+        ``influence(model, X, y) -> LocalInfluence``: over the whole network
+        at its minimiser (softplus), through the last layer (relu), or over the
+        whole network with the damped Gauss-Newton curvature (relu_ggn).
     """
-    if activation == "softplus":
+    if network == "softplus":
         kw = dict(hidden=(16, 16), activation="softplus", l2=1e-3, seed=seed)
         start = []
 
@@ -127,24 +120,34 @@ def recipe(activation, seed, quick=False):
                 return model
             return li.fit_mlp(X, y, init=start[0], **kw)
 
-        return fit, lambda model: model
+        return fit, lambda model, X, y: li.LocalInfluence(model, X, y)
+    if network not in ("relu", "relu_ggn"):
+        raise ValueError(f"unknown network {network!r}; one of {NETWORKS}")
     adam = ADAM_QUICK if quick else ADAM
 
     def fit(X, y):
-        model = li.fit_mlp(X, y, hidden=(16, 16), activation="relu", l2=1e-3, seed=seed,
-                           method="adam", finish=False, **adam)
-        return refit_last_layer(model, X, y)
+        return li.fit_mlp(X, y, hidden=(16, 16), activation="relu", l2=1e-3, seed=seed,
+                          method="adam", finish="last_layer", **adam)
 
-    return fit, li.last_layer
+    if network == "relu":
+        return fit, lambda model, X, y: li.LocalInfluence(li.last_layer(model), X, y)
+
+    def influence(model, X, y):
+        with warnings.catch_warnings():  # the approximation is the point of this row
+            warnings.simplefilter("ignore", li.ApproximateFitWarning)
+            return li.LocalInfluence(model, X, y, curvature="ggn", at_minimiser=False,
+                                     curvature_options={"damping": GGN_DAMPING, "solver": "dense"})
+
+    return fit, influence
 
 
-def one_seed(seed, activation, budgets=BUDGETS, quick=False):
+def one_seed(seed, network, budgets=BUDGETS, quick=False):
     """Test accuracies on one seed, untrimmed and after each method's removals.
 
     Parameters
     ----------
     seed : int
-    activation : {"softplus", "relu"}
+    network : {"softplus", "relu", "relu_ggn"}
     budgets : sequence of int
     quick : bool, default False
 
@@ -153,16 +156,19 @@ def one_seed(seed, activation, budgets=BUDGETS, quick=False):
     dict
         ``"none"``: untrimmed accuracy; ``(method, b)``: accuracy after removing
         the top b rows of ``method`` and refitting; ``"p_free"`` / ``"p_all"``:
-        parameters influence is taken over / of the whole network.
+        parameters influence is taken over / of the whole network;
+        ``"grad_norm"``: max|grad R| of the whole network at the fit;
+        ``"scores"``: the scores per method (higher is removed first).
     """
     X, y, Xv, yv, Xt, yt = moons(seed)
-    fit, restrict = recipe(activation, seed, quick)
+    fit, influence = recipe(network, seed, quick)
     model = fit(X, y)
-    inf = li.LocalInfluence(restrict(model), X, y)
+    inf = influence(model, X, y)
     scores = {"fi": inf.fi_util(Xv, yv), "iv": -inf.influence_value(Xv, yv),
               "random": np.random.default_rng(10_000 + seed).permutation(len(y)).astype(float)}
     acc = lambda m: float(np.mean(m.predict(Xt) == yt))
-    out = {"none": acc(model), "p_free": inf.p_, "p_all": model.theta_.size}
+    out = {"none": acc(model), "p_free": inf.p_, "p_all": model.theta_.size,
+           "grad_norm": float(model.grad_norm_), "scores": scores}
     for m in METHODS:
         for b in budgets:
             keep = np.setdiff1d(np.arange(len(y)), li.select(scores[m], b))
@@ -170,18 +176,17 @@ def one_seed(seed, activation, budgets=BUDGETS, quick=False):
     return out
 
 
-
 def pct(a):
     """``"mean ± sd"`` of accuracies, in percent."""
     return f"{100 * np.mean(a):.2f} ± {100 * np.std(a):.2f}"
 
 
-def section(activation, res, seconds, budgets=BUDGETS):
+def section(network, res, seconds, budgets=BUDGETS):
     """Markdown for one network: the paper's columns, then the seed-paired table.
 
     Parameters
     ----------
-    activation : {"softplus", "relu"}
+    network : {"softplus", "relu", "relu_ggn"}
     res : list of dict
         :func:`one_seed` results, one per seed.
     seconds : float
@@ -203,16 +208,45 @@ def section(activation, res, seconds, budgets=BUDGETS):
                          "" if m == "random" else cell(A[m, b], A["random", b])])
         rows.append([b, "FI against IV", "", cell(A["fi", b], A["iv", b]), ""])
     r0 = res[0]
-    return (f"## {ROWS[activation]}\n\n"
+    curvature = (f" Curvature: the Gauss-Newton matrix G of the penalised risk, damping {GGN_DAMPING:g}, "
+                 "at the Adam fit (at_minimiser=False)." if network == "relu_ggn" else "")
+    return (f"## {ROWS[network]}\n\n"
             f"Untrimmed accuracy {pct(none)} %; influence over {r0['p_free']} of the "
-            f"{r0['p_all']} parameters. Run time {seconds:.0f} s.\n\n"
+            f"{r0['p_all']} parameters; max|grad R| of the whole network at the full-data fit: median "
+            f"{np.median([r['grad_norm'] for r in res]):.1e}.{curvature} Run time {seconds:.0f} s.\n\n"
             + markdown_table(["# deleted", "# seeds FI better than IV", "Acc FI (%)", "Acc IV (%)",
                               "Acc random (%)"], paper)
             + "\n\n" + markdown_table(["# deleted", "method", "test accuracy (%)", "against no removal",
                                        "against random"], rows) + "\n")
 
 
-def run(seeds, quick=False, activations=("softplus", "relu")):
+def routes(res_ll, res_ggn, budgets=BUDGETS):
+    """Markdown comparing the two ReLU rows (same networks, two influence routes).
+
+    Parameters
+    ----------
+    res_ll, res_ggn : list of dict
+        :func:`one_seed` results of "relu" and "relu_ggn" on the same seeds.
+    budgets : sequence of int
+
+    Returns
+    -------
+    str
+    """
+    from scipy.stats import spearmanr
+    rho = {m: [spearmanr(a["scores"][m], b["scores"][m]).correlation for a, b in zip(res_ll, res_ggn)]
+           for m in ("fi", "iv")}
+    rows = [[b, NAMES[m], cell([r[(m, b)] for r in res_ggn], [r[(m, b)] for r in res_ll])]
+            for b in budgets for m in ("fi", "iv")]
+    return ("## ReLU: whole network (damped GGN) against last layer\n\n"
+            "The same fitted networks, scored two ways. Spearman correlation between the two "
+            f"routes' scores on the 500 training rows, median over seeds: FI_util {np.median(rho['fi']):.2f} "
+            f"(range {np.min(rho['fi']):.2f} to {np.max(rho['fi']):.2f}), IV {np.median(rho['iv']):.2f} "
+            f"(range {np.min(rho['iv']):.2f} to {np.max(rho['iv']):.2f}).\n\n"
+            + markdown_table(["# deleted", "method", "whole network (GGN) against last layer"], rows) + "\n")
+
+
+def run(seeds, quick=False, networks=NETWORKS):
     """Run every seed of each network and write results/table2.md.
 
     Parameters
@@ -220,21 +254,24 @@ def run(seeds, quick=False, activations=("softplus", "relu")):
     seeds : int
     quick : bool, default False
         CI-sized: b = 5 only and a short Adam run.
-    activations : sequence of {"softplus", "relu"}
+    networks : sequence of {"softplus", "relu", "relu_ggn"}
 
     Returns
     -------
     results : dict
-        Per activation, the list of :func:`one_seed` results.
+        Per network, the list of :func:`one_seed` results.
     text : str
         The markdown written.
     """
     budgets = (5,) if quick else BUDGETS
     parts, results = [], {}
-    for act in activations:
+    for net in networks:
         t = time.perf_counter()
-        results[act] = [one_seed(s, act, budgets, quick) for s in range(seeds)]
-        parts.append(section(act, results[act], time.perf_counter() - t, budgets))
+        results[net] = [one_seed(s, net, budgets, quick) for s in range(seeds)]
+        parts.append(section(net, results[net], time.perf_counter() - t, budgets))
+        print(f"{net}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    if "relu" in results and "relu_ggn" in results:
+        parts.append(routes(results["relu"], results["relu_ggn"], budgets))
     text = (f"# Table 2 analogue: two moons, MLP (16, 16), {seeds} seeds\n\n"
             "Paired cells: wins/ties/losses over the seeds, mean difference in accuracy points "
             "[95 % t interval], two-sided sign test (ties dropped). Random: one seeded random "
@@ -247,5 +284,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="CI-sized run: 2 seeds, b = 5, short Adam")
+    ap.add_argument("--networks", default=",".join(NETWORKS),
+                    help=f"comma-separated subset of {','.join(NETWORKS)}")
     a = ap.parse_args()
-    print(run(2 if a.quick else a.seeds, a.quick)[1])
+    nets = tuple(a.networks.split(","))
+    unknown = sorted(set(nets) - set(NETWORKS))
+    if unknown:
+        ap.error(f"--networks: unknown {unknown}; choose from {NETWORKS}")
+    print(run(2 if a.quick else a.seeds, a.quick, nets)[1])
