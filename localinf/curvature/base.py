@@ -97,8 +97,8 @@ class RiskSource(Protocol):
 
     :meth:`localinf.AutogradModel.risk_on` returns one
     (:class:`localinf.models.DataRisk`); ``hessian`` is needed by ``"exact"``,
-    ``hvp`` by ``"cg"`` and ``"lissa"``, and ``model``, ``X``, ``y`` by
-    ``"kfac"``.
+    ``hvp`` by ``"cg"`` and ``"lissa"``, ``fisher`` and ``model``, ``X`` by
+    ``"ggn"``, and ``model``, ``X``, ``y`` by ``"kfac"``.
 
     Attributes
     ----------
@@ -117,6 +117,15 @@ class RiskSource(Protocol):
         -------
         ndarray (p, p)
             Symmetric; includes the penalty's ``2 l2`` on the penalised entries.
+        """
+
+    def fisher(self):
+        """The Fisher (Gauss-Newton) matrix at theta_hat, for ``"ggn"``.
+
+        Returns
+        -------
+        ndarray (p, p)
+            Symmetric positive semi-definite; includes the penalty's ``2 l2``.
         """
 
     def hvp(self, v):

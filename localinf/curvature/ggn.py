@@ -24,7 +24,7 @@ one forward pass (``L_i v``) and one reverse pass per row chunk, whatever p.
 """
 
 import numpy as np
-from autograd import jacobian, make_jvp, make_vjp
+from autograd import make_jvp, make_vjp
 
 from .._core.chunks import row_chunks
 from ..exceptions import InputError, SingularHessianError
@@ -32,8 +32,6 @@ from .base import InverseOperator
 from .exact import InverseHessian
 from .iterative import CGInverse
 
-# Budget in float64 entries (64 MiB) of the (rows, K, p) Jacobian blocks of the dense GGN.
-_DENSE_ENTRIES = 1 << 23
 # Rows per chunk of the matrix-free products (one trace of the logits per chunk).
 _PRODUCT_ROWS = 1 << 12
 
@@ -63,6 +61,7 @@ class GaussNewton:
     """
 
     def __init__(self, source):
+        self._source = source
         self.model, self.X = source.model, source.X
         self.weights = getattr(source, "weights", None)
         self.N = float(getattr(source, "N", self.X.shape[0]))
@@ -96,31 +95,15 @@ class GaussNewton:
         return out / self.N + self._penalty() * v
 
     def dense(self):
-        """The dense G (p, p), from the per-row gradients of the log-probabilities.
-
-        ``G = (1/N) sum_i w_i sum_c P_ic a_ic a_ic^T + 2 l2 diag(mask)``, with
-        ``a_ic`` from the model's ``logp_grad_fn`` when it has one, else from a
-        Jacobian of the log-probabilities in theta.
+        """The dense G (p, p): the Fisher matrix of the source
+        (:meth:`localinf.models.DataRisk.fisher`), which for the cross-entropy
+        is ``J^T S J`` written with the per-row gradients of the log-probabilities.
 
         Returns
         -------
         ndarray (p, p)
         """
-        model, p, K = self.model, self.p, self.model.n_classes_
-        G = np.zeros((p, p))
-        width = max(p, model.gradient_width_)  # a restricted model's gradients are its parent's
-        for sl in row_chunks(self.X.shape[0], max(1, _DENSE_ENTRIES // (K * width))):
-            X = self.X[sl]
-            if model.logp_grad_fn is not None:
-                A = np.asarray(model.logp_grad_fn(self.theta, X))          # (m, K, p)
-            else:
-                A = np.asarray(jacobian(lambda th: model.log_proba_fn(th, X))(self.theta))
-            P = np.exp(np.asarray(model.log_proba_fn(self.theta, X))) * self._row_weights(sl)
-            A = (A * np.sqrt(P)[:, :, None]).reshape(-1, p)
-            G += A.T @ A
-        G /= self.N
-        G[np.diag_indices(p)] += self._penalty()
-        return G
+        return self._source.fisher()
 
 
 class DenseGGNInverse(InverseOperator):

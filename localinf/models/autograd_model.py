@@ -13,7 +13,7 @@ declared when it is built (``logp_grad_fn``, ``loss_grad_fn``,
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, make_jvp, make_vjp
+from autograd import grad, jacobian, make_jvp, make_vjp
 from autograd.misc import flatten
 from autograd.tracer import getval
 
@@ -412,19 +412,45 @@ class DataRisk:
         H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
         return H
 
-    def _fisher(self, theta):
+    def fisher(self, theta=None):
+        """The Fisher matrix of the model's predictive distribution, plus the penalty.
+
+        ``F = (1/N) sum_i w_i sum_c P_ic a_ic a_ic^T + 2 l2 diag(mask)``,
+        ``a_ic = grad_theta log P(c|x_i)`` (``logp_grad_fn``, else a Jacobian):
+        the Gauss-Newton matrix of :mod:`localinf.curvature.ggn`, H for GLMs.
+
+        Parameters
+        ----------
+        theta : ndarray (p,), optional
+            Default ``theta_``.
+
+        Returns
+        -------
+        ndarray (p, p)
+        """
         model = self.model
+        theta = model.theta_ if theta is None else theta
         p, n, K = theta.size, self.X.shape[0], model.n_classes_
-        H = np.zeros((p, p))
+        F = np.zeros((p, p))
+        # a restricted model's per-row gradients are its parent's before restriction
         for sl in row_chunks(n, max(1, _FISHER_ENTRIES // (K * max(p, model.gradient_width_)))):
-            A = np.asarray(model.logp_grad_fn(theta, self.X[sl]))  # (m, K, p)
-            root = np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, self.X[sl]))))
+            X = self.X[sl]
+            if model.logp_grad_fn is not None:
+                A = np.asarray(model.logp_grad_fn(theta, X))  # (m, K, p)
+            else:
+                A = np.asarray(jacobian(lambda th: model.log_proba_fn(th, X))(theta))
+            root = np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, X))))
             if self.weights is not None:
                 root = root * np.sqrt(self.weights[sl])[:, None]
             A = (A * root[:, :, None]).reshape(-1, p)
-            H += A.T @ A
-        H /= self.N
-        H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
+            F += A.T @ A
+        F /= self.N
+        F[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
+        return F
+
+    def _fisher(self, theta):
+        """``fisher(theta)``, checked against one Hessian-vector product."""
+        H, p = self.fisher(theta), theta.size
         v = np.random.default_rng(0).standard_normal(p)
         Hv = self.hvp(v)
         if np.linalg.norm(H @ v - Hv) > 1e-8 * np.linalg.norm(Hv):
