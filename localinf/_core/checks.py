@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..exceptions import InputError, NumericalError
+from .chunks import row_chunks
 from .labels import class_labels, encode_labels  # noqa: F401  (labels of any type: classes_)
 from .scalars import (SEED_MAX, NonnegativeNumber, check_bool, check_choice,  # noqa: F401
                       check_fraction, check_index, check_nonneg_float, check_positive_int,
@@ -132,7 +133,8 @@ def plain_array(X, name):
     return A
 
 
-def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None, design=None):
+def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None, design=None,
+                 finite=True):
     """Return ``X`` as a C-contiguous float64 array of shape (n, d).
 
     Parameters
@@ -147,6 +149,10 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
         The training columns: a DataFrame is aligned to them by name.
     design : callable, optional
         The model's own design for a raw frame (see :func:`align_columns`).
+    finite : bool, default True
+        Check for NaN and inf here (one read of X). False leaves it to the
+        caller's own first pass over X (which must then call
+        :func:`first_nonfinite` when it sees a non-finite value).
 
     Returns
     -------
@@ -169,10 +175,38 @@ def check_matrix(X, name, n_features=None, allow_empty=False, feature_names=None
     if n_features is not None and A.shape[1] != n_features:
         raise InputError(f"{name} has {A.shape[1]} columns but the model was fitted with {n_features} features")
     A = np.ascontiguousarray(A, dtype=np.float64)
-    if not np.isfinite(A).all():
-        bad = np.argwhere(~np.isfinite(A))[0]
-        raise InputError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
+    if finite:
+        raise_nonfinite(A, name)
     return A
+
+
+def raise_nonfinite(A, name):
+    """Raise an :class:`InputError` naming ``name`` and the first NaN/inf of A, if any."""
+    bad = first_nonfinite(A)
+    if bad is not None:
+        raise InputError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
+
+
+# Rows per block of the finiteness scan (about 4 MiB of float64 at d = 64).
+_SCAN_ROWS = 8192
+
+
+def first_nonfinite(A):
+    """``(row, column)`` of the first NaN or inf of a 2-D float array, or None.
+
+    One streaming read: each block's sum is finite unless the block holds a
+    NaN or inf (or its finite values overflow the sum, which is then checked
+    element by element), so no (n, d) boolean array is formed.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        for sl in row_chunks(A.shape[0], _SCAN_ROWS):
+            block = A[sl]
+            if np.isfinite(block.sum()):
+                continue
+            where = np.argwhere(~np.isfinite(block))
+            if where.size:
+                return int(sl.start + where[0, 0]), int(where[0, 1])
+    return None
 
 
 def check_hessian(H, name="H", sym_rtol=1e-8):

@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from .._core.chunks import row_chunks
-from ..models.multinomial import class_indicator_factor
+from ..models.multinomial import indicator_cholesky
 
 
 class Backend(ABC):
@@ -62,9 +62,13 @@ class Backend(ABC):
     grad_norm : float or None
         ``max|grad R|`` at ``theta`` on the training data, set by the
         ``from_data`` builders (None until then).
+    train_grad : ndarray (p,) or None
+        ``grad R`` itself on the training data, where a builder formed it in
+        its pass (then no further pass is needed for it).
     """
 
     grad_norm = None
+    train_grad = None
     n: int
     d: int
     p: int
@@ -83,6 +87,39 @@ class Backend(ABC):
         self.H_inv = H_inv
         self.H_inv_query = H_inv if H_inv_query is None else H_inv_query
         self.chunk_size = int(chunk_size)
+
+    def step_change_bound(self, step):
+        """An upper bound on how much ``theta -> theta - step`` changes a training log-probability.
+
+        Lets the minimiser test skip its exact pass over the data when the
+        bound is already small; inf (no bound) unless a backend knows one.
+
+        Parameters
+        ----------
+        step : ndarray (p,)
+
+        Returns
+        -------
+        float
+        """
+        return np.inf
+
+    #: True where the rows give :meth:`Rows.pool_blocks` and :meth:`Rows.projected_mixed_T`
+    #: (closed-form pairwise products of the multinomial logit, K > 2).
+    projected_pairs = False
+
+    #: True where the metric G_i has rank one and :meth:`rank_one` gives it in closed form.
+    rank_one_metric = False
+
+    def rank_one(self):
+        """A kernel for a rank-one metric ``G_i = s_i a_i a_i^T`` (binary models with closed forms).
+
+        Its ``columns(u)`` and ``parts(X, y, V, u) -> (lam, proj)`` give, per row,
+        the eigenvalue ``s_i ||a_i||^2`` and ``a_i . (M_i^T u) / ||a_i||`` from a
+        few numbers per row (:class:`~localinf.backends.binary.RankOneKernel`).
+        Only where :attr:`rank_one_metric` is True.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form rank-one metric")
 
     @abstractmethod
     def rows(self, X, y):
@@ -251,6 +288,40 @@ class Rows(ABC):
             Changes of the loss gradient, one per direction.
         """
 
+    def pool_blocks(self, W):
+        """The backend's layout of query vectors for :meth:`projected_mixed_T`.
+
+        Only where the backend's :attr:`Backend.projected_pairs` is True.
+
+        Parameters
+        ----------
+        W : ndarray (p, mq)
+            Query vectors in parameter space, e.g. ``H^{-1} grad_theta L(z_q)``.
+
+        Returns
+        -------
+        tuple of ndarray
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no projected pairwise products")
+
+    def projected_mixed_T(self, U, pool):
+        """``u_ij . (M_i^T w_q)`` for every row, column of U_i and query vector.
+
+        Only where the backend's :attr:`Backend.projected_pairs` is True.
+
+        Parameters
+        ----------
+        U : ndarray (m, d, k)
+            Row i's own k directions in input space.
+        pool : tuple of ndarray
+            :meth:`pool_blocks` of the query vectors.
+
+        Returns
+        -------
+        ndarray (m, k, mq)
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no projected pairwise products")
+
     # -- the metric of eq. 2.3 -----------------------------------------------------
     def tangents(self, weights=None):
         """``w_ia = v_ia - v_i0`` for a = 1..K-1, optionally times a weight per row.
@@ -286,14 +357,17 @@ class Rows(ABC):
         """F_i with the metric ``G_i = F_i F_i^T`` (eq. 2.3).
 
         For K = 2, ``S_i = P_0 P_1`` and ``F_i = sqrt(P_0 P_1) w_i1`` (m, d, 1);
-        otherwise ``F_i = W_i E_i`` (m, d, K) with the class-indicator factor
-        ``E_i E_i^T = S_i`` (:func:`~localinf.models.multinomial.class_indicator_factor`).
+        otherwise the square factor ``F_i = W_i L_i`` (m, d, K-1) with
+        ``L_i L_i^T = S_i`` (:func:`~localinf.models.multinomial.indicator_cholesky`),
+        whose Gram matrix has no structural null vector.
 
         Returns
         -------
-        ndarray (m, d, 1) or (m, d, K)
+        ndarray (m, d, 1) or (m, d, K-1)
         """
         P = self.proba
         if self.backend.K == 2:
             return self.tangents(np.sqrt(P[:, 0] * P[:, 1]))
-        return np.einsum("ida,iac->idc", self.tangents(), class_indicator_factor(P))
+        AT = np.swapaxes(self.tangents(), 1, 2)  # (m, K-1, d), contiguous
+        FT = np.matmul(np.swapaxes(indicator_cholesky(P), 1, 2), AT)
+        return np.swapaxes(FT, 1, 2)

@@ -92,7 +92,7 @@ query_curvature, query_curvature_options, sample_weight, at_minimiser
         raise InputError("the reference backend solves with the exact Hessian; "
                          "use backend='autograd' for other curvature choices")
     _refuse_unused(builder, "the reference backend")
-    X = check_matrix(X, "X", n_features=model.n_features_in_)
+    X = check_matrix(X, "X", n_features=model.n_features_in_, finite=False)  # checked in H's pass
     y, _ = check_labels(y, "y", X.shape[0], n_classes=model.n_classes_)
     w = check_weights(sample_weight, "sample_weight", X.shape[0])
     built = ReferenceBackend.from_data(model, X, y, chunk_size=chunk_size, grad_rtol=grad_rtol,
@@ -134,9 +134,12 @@ def check_newton_step(backend, X, y, grad_rtol):
     bound = float(np.sqrt(grad_rtol))
     # One solve at construction, as a one-column block: the counts of a measure's
     # own single right-hand-side solves (matvec) stay those of the measure.
-    step = np.asarray(backend.H_inv.matmat(backend.risk_grad(X, y)[:, None])).ravel()
-    change = predictive_change(backend.log_proba_at, np.asarray(backend.theta), step, X,
-                               backend.chunk_size)
+    grad = backend.train_grad if backend.train_grad is not None else backend.risk_grad(X, y)
+    step = np.asarray(backend.H_inv.matmat(grad[:, None])).ravel()
+    change = backend.step_change_bound(step)  # an upper bound, when it is small no pass is needed
+    if not change <= bound:
+        change = predictive_change(backend.log_proba_at, np.asarray(backend.theta), step, X,
+                                   backend.chunk_size)
     if not change <= bound:
         raise InputError(
             f"model: its parameters do not minimise the penalised risk on (X, y): the gradient "

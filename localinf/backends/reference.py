@@ -13,12 +13,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .._core.checks import check_minimiser
+from .._core.checks import check_minimiser, raise_nonfinite
 from ..exceptions import InputError
 from ..curvature.exact import InverseHessian
 from ..models import multinomial as mn
-from ..models.glm_risk import default_chunk, risk_derivatives
+from ..models.glm_risk import default_chunk, risk_derivatives, risk_terms, step_bound
 from .base import Backend, Rows
+from .binary import RankOneKernel
 
 
 class ReferenceBackend(Backend):
@@ -58,6 +59,11 @@ class ReferenceBackend(Backend):
         self.W = mn.unpack(self.theta, K, self.q)
         self.B = self.W[:d]  # slopes (d, K-1)
         self._dense = (None, None)  # (operator, its explicit inverse), see Hinv_dense
+        self._kernel = (None, None)  # (operator, its RankOneKernel), see rank_one
+        self._step_bound = None  # see step_change_bound
+        self.rank_one_metric = K == 2
+        self.projected_pairs = K > 2
+        self._softmax_blocks = (None, None)  # (dense H^{-1}, its class blocks), see ReferenceRows
 
     @classmethod
     def from_data(cls, model, X, y, chunk_size=None, grad_rtol=1e-6, weights=None):
@@ -67,6 +73,7 @@ class ReferenceBackend(Backend):
         ----------
         model : LogisticRegression or SoftmaxRegression, fitted
         X : ndarray (n, d)
+            Its NaN/inf are found in the pass that forms H (an InputError naming X).
         y : ndarray of int (n,)
         chunk_size : int, optional
         grad_rtol : float, default 1e-6
@@ -82,11 +89,17 @@ class ReferenceBackend(Backend):
         theta = model.checked_theta()
         K, p = model.n_classes_, (X.shape[1] + int(bool(model.fit_intercept_))) * (model.n_classes_ - 1)
         chunk_size = chunk_size or default_chunk(p, K)
-        _, grad, H, _, max_abs_x = risk_derivatives(X, y, theta, K, bool(model.fit_intercept_),
-                                                    float(model.l2_), chunk=chunk_size, weights=weights)
+        with np.errstate(invalid="ignore", over="ignore"):  # a NaN/inf in X is reported below
+            _, grad, H, _, max_abs_x, max_row = risk_terms(
+                X, y, theta, K, bool(model.fit_intercept_), float(model.l2_), chunk=chunk_size,
+                weights=weights, hessian=True, max_abs_x=True, max_row_norm=True)
+        if not np.isfinite(max_abs_x):  # NaN and inf propagate through the pass's max and min
+            raise_nonfinite(X, "X")
         check_minimiser(grad, max_abs_x, grad_rtol)
         built = cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size, weights=weights)
         built.grad_norm = float(np.max(np.abs(grad)))
+        built.train_grad = grad
+        built._step_bound = step_bound(K, built.q, max_row)
         return built
 
     @property
@@ -99,6 +112,21 @@ class ReferenceBackend(Backend):
         if op is not self.H_inv:
             self._dense = op, dense = self.H_inv, np.asfortranarray(self.H_inv.todense())
         return dense
+
+    def step_change_bound(self, step):
+        """``2 max_i ||xt_i|| max_k ||step_k||`` from the builder's pass (the protocol:
+        :meth:`Backend.step_change_bound`); inf for a backend not built by :meth:`from_data`."""
+        return np.inf if self._step_bound is None else self._step_bound(step)
+
+    def rank_one(self):
+        """The :class:`~localinf.backends.binary.RankOneKernel` of a binary model (K = 2),
+        formed once per operator (the protocol: :meth:`Backend.rank_one`)."""
+        if not self.rank_one_metric:
+            return super().rank_one()
+        op, kernel = self._kernel
+        if op is not self.H_inv:
+            self._kernel = op, kernel = self.H_inv, RankOneKernel(self)
+        return kernel
 
     def rows(self, X, y):
         """A :class:`ReferenceRows` for the chunk (the protocol: :meth:`Backend.rows`)."""
@@ -172,9 +200,10 @@ class ReferenceRows(Rows):
 
         Binary: ``a_i = beta - (1/n)(r_i z_i[:d] + s_i t_i beta)`` with
         ``z_i = H^{-1} xt_i`` and ``t_i = xt_i . z_i``, formed in place (memory
-        bound at large n). Softmax: ``Z[i, k, :, l]``, block k of
+        bound at large n). Softmax: ``Z[i, k, l, :]``, block k of
         ``H^{-1}(e_l kron xt_i)``, from one product with the dense H^{-1}, then
-        ``A_i = B - (1/n)(Wm[:d] r + B S (Wm^T xt))`` column by column.
+        ``A_i = B - (1/n)(Wm[:d] r + B S (Wm^T xt))`` for all columns at once
+        (:func:`~localinf.models.multinomial.tangents_T`; a transposed view).
         """
         b = self.backend
         Xt, r, S, n, d, q, k1 = self.Xt, self.residual, self.S, b.D_divisor, b.d, b.q, b.K - 1
@@ -188,12 +217,48 @@ class ReferenceRows(Rows):
             W *= (-root * r[:, 0] / n)[:, None]  # in place: memory-bound at large n
             W += np.multiply.outer(root * (1.0 - s * t / n), b.B[:, 0])
             return W[:, :, None]
-        Hinv4 = b.Hinv_dense.reshape(k1, q, k1, q)
-        Z = (Xt @ Hinv4.transpose(3, 0, 1, 2).reshape(q, -1)).reshape(m, k1, q, k1)
-        term1 = np.einsum("ik,ikal->ial", r, Z[:, :, :d, :])
-        t = np.einsum("ikal,ia->ikl", Z, Xt)
-        term2 = np.einsum("dk,ikj,ijl->idl", b.B, S, t, optimize=True)
-        A = b.B[None, :, :] - (term1 + term2) / n
+        AT = mn.tangents_T(Xt, d, r, S, b.B, self._class_blocks(), n)
         if weights is not None:
-            A *= weights[:, None, None]
-        return A
+            AT *= weights[:, None, None]
+        return np.swapaxes(AT, 1, 2)
+
+    def _class_blocks(self):
+        """:func:`~localinf.models.multinomial.class_blocks` of the backend's dense H^{-1},
+        formed once per dense inverse (kept on the backend)."""
+        b = self.backend
+        dense = b.Hinv_dense
+        held = b._softmax_blocks
+        if held[0] is not dense:
+            b._softmax_blocks = held = dense, mn.class_blocks(dense, b.K, b.q)
+        return held[1]
+
+    def pool_blocks(self, W):
+        """Layouts of query vectors for :meth:`projected_mixed_T` (K > 2).
+
+        Parameters
+        ----------
+        W : ndarray (p, mq)
+            E.g. ``H^{-1} grad_theta L(z_q)``.
+
+        Returns
+        -------
+        tuple of ndarray
+            :func:`~localinf.models.multinomial.pool_blocks` of W.
+        """
+        b = self.backend
+        return mn.pool_blocks(W, b.K, b.q, b.d)
+
+    def projected_mixed_T(self, U, pool):
+        """``u_ij . (M_i^T w_q)`` for every row, column of U_i and query vector (K > 2).
+
+        Parameters
+        ----------
+        U : ndarray (m, d, k)
+        pool : tuple of ndarray
+            :meth:`pool_blocks` of the query vectors.
+
+        Returns
+        -------
+        ndarray (m, k, mq)
+        """
+        return mn.projected_mixed_T(self.Xt, self.residual, self.S, self.backend.B, U, pool)

@@ -2,6 +2,8 @@
 
     localinf                                   # diagnose the embedded breast cancer data
     localinf diagnose DATA.csv --target y      # your own CSV or Parquet file
+    localinf diagnose 'parts/*.parquet' --target y [--scheduler local|ADDRESS]
+                                               # a Parquet dataset, lazily with dask
     localinf trim [DATA.csv --target y]        # trimming curve: FI, IV, random, ...
     localinf active [DATA.csv --target y]      # simulated active learning (resumable)
     localinf invariance [DATA.csv --target y]  # Theorem 1: FI under a rescaled perturbation
@@ -22,8 +24,10 @@ import numpy as np
 
 from ..exceptions import LocalInfluenceError
 from ..validation.report import main as validate_main
-from . import active, diagnose, invariance, trim
+from . import active, diagnose, invariance, lazy, trim
+from .data import is_dataset
 from .errors import UsageError
+from .options import add_scheduler
 
 __all__ = ["main", "parser", "UsageError"]
 
@@ -50,6 +54,8 @@ def parser():
         p = sub.add_parser(command.NAME, help=command.HELP)
         command.options(p)
         p.set_defaults(run=command.run)
+        if command is diagnose:  # a Parquet dataset larger than memory: read lazily with dask
+            add_scheduler(p)
     sub.add_parser("validate", help="run the verification report (python -m localinf.validate)",
                    add_help=False)
     return ap
@@ -85,6 +91,8 @@ def main(argv=None):
         # numpy's floating-point warnings are noise on the terminal: every result is checked
         # for finiteness and refused with one line (NumericalError) when it is not
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            if args.command == "diagnose" and is_dataset(args.data, args.scheduler):
+                return lazy.run(args)
             return args.run(args)
     except (UsageError, LocalInfluenceError) as exc:
         return _fail(exc)

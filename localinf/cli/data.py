@@ -44,6 +44,9 @@ def load(path, target, sep=",", decimal=".", dropna=False, quiet=False):
         from sklearn.datasets import load_breast_cancer  # ~0.6 s; only the embedded data need it
         data = load_breast_cancer(as_frame=True)
         return data.frame, "target", "breast cancer (scikit-learn, embedded)"
+    if is_dataset(path):
+        raise UsageError(f"{path} is a Parquet dataset (a directory or glob): only `localinf "
+                         "diagnose` reads those, lazily with dask")
     if not os.path.isfile(path):
         raise UsageError(f"data file not found: {path}")
     if target is None:
@@ -78,6 +81,72 @@ def load(path, target, sep=",", decimal=".", dropna=False, quiet=False):
             raise UsageError(f"{path}: every row has a missing value")
         frame = kept
     return frame, target, path
+
+
+def is_dataset(path, scheduler=None):
+    """Whether ``path`` names a Parquet dataset to read lazily with dask: a directory, a glob
+    (``*``, ``?``, ``[``), or any Parquet file when a ``--scheduler`` is given.
+
+    Parameters
+    ----------
+    path : str or None
+    scheduler : str, optional
+
+    Returns
+    -------
+    bool
+    """
+    if path is None:
+        return False
+    glob = any(c in os.path.basename(path) for c in "*?[")
+    return os.path.isdir(path) or glob or bool(scheduler) and path.endswith((".parquet", ".pq"))
+
+
+def read_dataset(path, target, dropna=False, quiet=False):
+    """A Parquet dataset as a lazy dask DataFrame: numeric features and the label column.
+
+    Parameters
+    ----------
+    path : str
+        Directory, glob or file.
+    target : str or None
+        Label column (required).
+    dropna : bool, default False
+        Drop rows with a missing value (lazily; the count is not known in advance).
+    quiet : bool, default False
+
+    Returns
+    -------
+    frame : dask.dataframe.DataFrame
+    features : list of str
+    """
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        raise UsageError(f"{path} is a Parquet dataset: reading it lazily needs dask "
+                         "(pip install 'localinf[dask]')") from None
+    if target is None:
+        raise UsageError("--target is required with a data file")
+    try:
+        frame = dd.read_parquet(path)
+    except Exception as exc:  # no files, not Parquet, unreadable
+        raise UsageError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    if target not in frame.columns:
+        raise UsageError(f"--target {target!r} is not a column of {path} (columns: "
+                         f"{', '.join(map(str, list(frame.columns)[:10]))})")
+    features = [str(c) for c in frame.columns if c != target]
+    text = [c for c in features if not (pd.api.types.is_numeric_dtype(frame[c].dtype)
+                                        or pd.api.types.is_bool_dtype(frame[c].dtype))]
+    if text:
+        raise UsageError(f"{path}: column {text[0]!r} is not numeric ({frame[text[0]].dtype}); a "
+                         "Parquet dataset is read lazily and its features must be numbers: encode "
+                         "the column first, or drop it")
+    if not features:
+        raise UsageError(f"{path} has no feature columns besides --target {target!r}")
+    if dropna:
+        frame = frame.dropna()
+        note(f"--dropna: rows with missing values of {path} are dropped as they are read", quiet)
+    return frame, features
 
 
 def note(text, quiet=False):

@@ -82,3 +82,11 @@ def add_report(p, out=True):
         p.add_argument("--out", default="localinf-output", help="output folder (default localinf-output)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors and warnings about the results")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+
+
+def add_scheduler(p):
+    """``--scheduler``: where the dask tasks of a Parquet dataset run."""
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler for a Parquet dataset (a directory or glob, read lazily): "
+                        "'local' starts a LocalCluster on this machine, an address (tcp://host:8786) "
+                        "joins a running one; default: threads in this process")

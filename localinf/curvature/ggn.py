@@ -97,7 +97,9 @@ class GaussNewton:
     def dense(self):
         """The dense G (p, p): the Fisher matrix of the source
         (:meth:`localinf.models.DataRisk.fisher`), which for the cross-entropy
-        is ``J^T S J`` written with the per-row gradients of the log-probabilities.
+        is ``J^T S J``. A network (:class:`localinf.MLP`) assembles it in closed
+        form, layer block by layer block, in about ``n p^2`` multiply-adds; other
+        models from the per-row gradients of their log-probabilities.
 
         Returns
         -------

@@ -16,6 +16,7 @@ from .._core.scalars import finite_float
 from ..exceptions import InputError, InSampleWarning, NumericalError
 from .overlap import shared_rows
 from .pinv import pinv_quadratic, reference_eig
+from .rank_one import rank_one_quadratic
 from .reference import invariance_defect, solve_parts
 from .stability import stability_rows
 
@@ -122,6 +123,15 @@ class ValidationInfluence:
     def _fi_util_rows(self, idx):
         inf = self.influence
         out = np.empty(idx.size if idx is not None else inf.n_)
+        b = inf.backend_
+        if inf._closed_rank_one() and inf.reference_ is None:  # a few numbers per row
+            kernel, u = b.rank_one(), self.u_
+            V = kernel.columns(u)
+            for sl in row_chunks(out.size, b.chunk_size):
+                rows = sl if idx is None else idx[sl]
+                lam, proj = kernel.parts(inf.X_[rows], inf.y_[rows], V, u)
+                out[sl] = rank_one_quadratic(lam, proj / b.D_divisor, inf.rtol, inf.atol)
+            return out
         for sl in row_chunks(out.size, inf.backend_.chunk_size):
             R, F, g = self._parts(sl if idx is None else idx[sl])
             lam, U, inv = inf._basis(R, F)

@@ -74,10 +74,19 @@ class ClassicMeasures:
         -------
         ndarray (n,)
         """
-        def per_chunk(rows):
-            Gr = rows.loss_grad
-            return np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
+        if self._closed_rank_one():  # grad L = r xt: r^2 xt^T H^{-1} xt
+            def per_chunk(rows):
+                s, r, t = self.backend_.rank_one().hat_terms(rows.X, rows.y)
+                return r * r * t
+        else:
+            def per_chunk(rows):
+                Gr = rows.loss_grad
+                return np.einsum("ij,ji->i", Gr, self.H_inv_.matmat(Gr.T))
         return self._row_measure("self_influence", per_chunk)
+
+    def _closed_rank_one(self):
+        """Whether the backend's binary closed forms apply (its own exact operator in use)."""
+        return self.backend_.rank_one_metric and self.H_inv_ is self.backend_.H_inv
 
     def leverage(self):
         """Generalised leverage ``h_i = (1/N) sum_c P(c|x_i) a_ic^T H^{-1} a_ic`` (N = n unweighted).
@@ -92,6 +101,12 @@ class ClassicMeasures:
         -------
         ndarray (n,)
         """
+        if self._closed_rank_one():  # sum_c P_c a_c a_c^T = s xt xt^T
+            def per_chunk(rows):
+                s, r, t = self.backend_.rank_one().hat_terms(rows.X, rows.y)
+                return s * t / self.n_obs_
+            return self._row_measure("leverage", per_chunk)
+
         def per_chunk(rows):
             A = rows.logp_grad  # (m, K, p)
             HA = self.H_inv_.matmat(A.reshape(rows.m * self.K_, self.p_).T).T.reshape(A.shape)

@@ -15,6 +15,8 @@ K classes):
 theta_hat. ``scaling="algorithm1"`` drops D_i's 1/n, as the paper's Algorithm 1 does.
 """
 
+import inspect
+
 import numpy as np
 
 from .._core.budget import check_inverse, check_table
@@ -25,13 +27,16 @@ from .._core.chunks import row_chunks
 from ..backends.factory import make_backend
 from ..exceptions import InputError
 from ..models.classifier import Classifier
+from ..models.dask_data import is_dask_collection
 from .aggregate import aggregate
 from .bound import ValidationInfluence
 from .cook import cook_local_influence
 from .classic import ClassicMeasures
 from .diagnostics import DeletionDiagnostics
 from .ingredients import Ingredients
-from .pinv import metric_eig, reference_eig
+from .lazy import DaskLocalInfluence
+from .pairwise import TrainingSide, fi_columns, per_row_bytes, projected_route
+from .pinv import pinv_factor, reference_eig
 from .reference import make_reference
 from .table import SummaryTable
 
@@ -186,6 +191,11 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
     rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
     atol = NonnegativeNumber("Absolute rank cut-off of ``G_i^+`` (may be changed; cached results follow).")
 
+    def __new__(cls, model=None, X=None, y=None, *args, **kwargs):  # dask data: the lazy counterpart
+        if cls is LocalInfluence and (is_dask_collection(X) or is_dask_collection(y)):
+            return DaskLocalInfluence(model, X, y, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None,
@@ -224,8 +234,7 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         self._references = {invariant: self.reference_}
 
     def _reference(self, name):
-        """The reference metric ``name`` ("data" or "model"), built once (the model
-        reference forms a (p, p) Fisher matrix)."""
+        """The reference metric ``name`` ("data" or "model"), built once ("model" forms a (p, p) F)."""
         if name not in self._references:
             self._references[name] = make_reference(name, self)
         return self._references[name]
@@ -240,8 +249,7 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
 
     # -- helpers -----------------------------------------------------------
     def _per_row(self, values, name, rows=None):
-        """Per-training-row results keep the row labels of a DataFrame X: a Series
-        (n,) or a DataFrame (n, m); plain arrays otherwise."""
+        """Per-row results keep a DataFrame X's row labels: Series (n,) / DataFrame (n, m)."""
         index = None if self.index_ is None else \
             (self.index_ if rows is None else self.index_[np.asarray(rows)])
         check_finite_result(values, name, labels=index)
@@ -268,8 +276,7 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         return self.H_inv_query_.matmat(self.backend_.rows(X, y).loss_grad.T)
 
     def _row_measure(self, name, per_chunk, dtype=float):
-        """A per-training-row measure, ``per_chunk(rows) -> (m,)`` over the chunks, kept
-        until the cut-off or an operator changes (a copy is returned)."""
+        """A per-row measure ``per_chunk(rows) -> (m,)``, kept until the cut-off or an operator changes."""
         state, values = self._cache.get(name, (None, None))
         if state is None or not self._is_current(state):
             values = np.empty(self.n_, dtype=dtype)
@@ -278,39 +285,24 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
             self._cache[name] = (self._state(), values)
         return self._per_row(values.copy(), name)
 
-    def _scaled_mixed(self, sl):
-        """Rows ``c_ij = sqrt(w_ij) M_i u_ij / n`` (m, k, p): FI(z_q, z_i) = sum_j (c_ij . w_q)^2.
-
-        With ``G_i^+ = sum_j w_ij u_ij u_ij^T`` and ``g_i = -(1/n) M_i^T w``,
-        ``u_ij . g_i = -(1/n) (M_i u_ij) . w``: the pseudo-inverse only needs these.
-        """
-        rows = self._rows(sl)
-        lam, U, inv = self._basis(rows, rows.metric_factor())
-        C = rows.mixed(U)
-        return C * (np.sqrt(inv) / self.backend_.D_divisor)[:, :, None]
-
     def _basis(self, rows, F):
-        """Kept eigenpairs ``(lam, U, w)`` of G_i = F F^T with the pseudo-inverse as
-        ``sum_j w_j u_j u_j^T``: Euclidean (the paper's), or against the reference
-        metric of ``invariant``. (The Euclidean route may overwrite F.)"""
+        """``(lam, U, w)`` with ``G_i^+ = U_i diag(w_i) U_i^T``: the paper's (pinv_factor, lam None) or
+        the kept eigenpairs against ``invariant``'s reference metric. (F may be overwritten.)"""
         if self.reference_ is None:
-            return metric_eig(F, self.rtol, self.atol)
+            U, w, _ = pinv_factor(F, self.rtol, self.atol)
+            return None, U, w
         return reference_eig(F, self.reference_.solve(rows, F, F), self.rtol, self.atol)
 
-    def _fi_from_w(self, W, C_all=None):
-        """FI for every training row and every column of W = H^{-1} grad L(z') (p, m).
+    def _pair_chunk(self, m):
+        """Training rows per chunk of pairwise FI against m query vectors (intermediates
+        of about ``_PAIR_BYTES``)."""
+        per_row = 8 * min(self.K_, self.d_) * max(m, self.p_)
+        return max(1, min(self.backend_.chunk_size, _PAIR_BYTES // per_row))
 
-        ``C_all`` (n, k, p), if given, holds the precomputed ``_scaled_mixed`` rows.
-        """
-        m = W.shape[1]
-        out = np.empty((self.n_, m))
-        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
-        rows = max(1, min(self.backend_.chunk_size, _PAIR_BYTES // (8 * k * max(m, self.p_))))
-        for sl in self._chunks(rows):
-            C = C_all[sl] if C_all is not None else self._scaled_mixed(sl)
-            CW = C @ W  # (rows, k, m)
-            out[sl] = np.einsum("ikq,ikq->iq", CW, CW)
-        return out
+    def _fi_from_w(self, W):
+        """FI for every training row and every column of W = H^{-1} grad L(z') (p, m): (n, m)."""
+        projected = projected_route(self)
+        return fi_columns(self, W, self._pair_chunk(W.shape[1]), projected=projected).T
 
     # -- the measure and its uses --------------------------------------------
     def fi(self, X_query, y_query):
@@ -401,6 +393,13 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         ndarray (m,)
             Non-negative; larger means the pool point's prediction is more
             sensitive to perturbations of the training data (label it first).
+
+        Notes
+        -----
+        Memory: the FI values of a block of pool points against all n rows
+        (at most 512 MiB: 335 points at n = 2 * 10^5); each training row's side
+        is computed once per block, and once for all blocks when it fits in
+        256 MiB, else again for every block.
         """
         pool_index = row_labels(X_pool)
         Xp = check_matrix(X_pool, "X_pool", self.d_, feature_names=self.feature_names_, design=self.design_)
@@ -411,22 +410,29 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         counts = None if w is None else w.astype(np.int64)
         yp = np.argmax(self.backend_.proba(Xp), axis=1)
         W = self._solved(Xp, yp)
-        # Each block of pool columns needs all n FI values at once (percentiles);
-        # the training-side rows are computed once when they fit in the budget.
-        cols = max(1, _PAIR_BYTES * 4 // (8 * max(self.n_, int(self.n_obs_))))
-        C_all = None
-        k = min(self.K_, self.d_)  # columns of the metric eigenbasis
-        if Xp.shape[0] > cols and 8 * self.n_ * k * self.p_ <= _PAIR_BYTES * 4:
-            C_all = np.concatenate([self._scaled_mixed(sl) for sl in self._chunks()])
         out = np.empty(Xp.shape[0])
-        for sl in row_chunks(Xp.shape[0], cols):
-            F = self._fi_from_w(W[:, sl], C_all)
-            out[sl] = aggregate(F if counts is None else np.repeat(F, counts, axis=0), agg, q, axis=0)
+        for sl, FT in self._pool_blocks(W):  # FT: (pool columns, n), every row's FI at once
+            out[sl] = aggregate(FT if counts is None else np.repeat(FT, counts, axis=1), agg, q, axis=1)
         check_finite_result(out, "fi_active", labels=pool_index)
         if pool_index is not None:  # a DataFrame pool keeps its row labels
             import pandas as pd
             return pd.Series(out, index=pool_index, name="fi_active")
         return out
+
+    def _pool_blocks(self, W):
+        """``(slice, FI^T)`` for blocks of the pool vectors W (p, m), FI^T (block, n): at most
+        ``8 _PAIR_BYTES`` of FI values a block (percentiles need all n at once), the training
+        side kept across blocks when it fits in ``4 _PAIR_BYTES``, else recomputed."""
+        m = W.shape[1]
+        cols = max(1, _PAIR_BYTES * 8 // (8 * max(self.n_, int(self.n_obs_))))
+        blocks = list(row_chunks(m, -(-m // -(-m // cols))))  # balanced blocks
+        projected = projected_route(self)
+        chunk = self._pair_chunk(blocks[0].stop)
+        sides = None
+        if len(blocks) > 1 and self.n_ * per_row_bytes(self, projected) <= _PAIR_BYTES * 4:
+            sides = [TrainingSide(self, sl, projected) for sl in self._chunks(chunk)]
+        for sl in blocks:
+            yield sl, fi_columns(self, W[:, sl], chunk, sides, projected)
 
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
         """Cook's (1986) local influence with the Euclidean metric (not invariant).
@@ -447,3 +453,8 @@ class LocalInfluence(Ingredients, ClassicMeasures, DeletionDiagnostics, SummaryT
         """
         return self._per_row(cook_local_influence(self, perturbation=perturbation, kind=kind,
                                                   covariate=covariate), "cook_local")
+
+
+# __new__ only routes dask inputs: the class's signature is __init__'s (keyword checks read it)
+LocalInfluence.__signature__ = inspect.signature(LocalInfluence.__init__).replace(
+    parameters=list(inspect.signature(LocalInfluence.__init__).parameters.values())[1:])

@@ -8,12 +8,12 @@ cross-entropy ``L = -log softmax(logits)[y]`` and the risk is
 
 (the same convention as the GLMs). What a model can do beyond its logits is
 declared when it is built (``logp_grad_fn``, ``loss_grad_fn``,
-``linear_in_params``), never attached later.
+``linear_in_params``, ``curvature_fn``), never attached later.
 """
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, jacobian, make_jvp, make_vjp
+from autograd import grad, make_jvp
 from autograd.misc import flatten
 from autograd.tracer import getval
 
@@ -22,11 +22,10 @@ from .._core.checks import (check_finite_result, check_labels, check_matrix, che
 from .._core.chunks import row_chunks
 from ..exceptions import InputError
 from .classifier import Classifier
+from .risk_sums import fisher_sum, reverse_hessian
 
-# Rows per chunk of the risk's passes, and budget (float64 entries, 64 MiB) of the
-# (rows, K, p) blocks of the Fisher route to H.
+# Rows per chunk of the risk's passes.
 _RISK_ROWS = 1 << 15
-_FISHER_ENTRIES = 1 << 23
 
 
 def log_softmax(z):
@@ -86,6 +85,11 @@ class AutogradModel(Classifier):
         matrix of the per-row gradients plus the penalty, one matrix product
         per chunk instead of p reverse passes (checked against one
         Hessian-vector product).
+    curvature_fn : callable, optional
+        ``curvature_fn(theta, X, y, w, gauss_newton, free=None) -> (q, q)``: the
+        row sum of ``w_i`` times the loss's Hessian (or its Gauss-Newton part)
+        over the parameters ``free`` (all if None), in closed form; H and the
+        Fisher matrix then come from it (:class:`MLP` declares one).
 
     Attributes
     ----------
@@ -97,7 +101,7 @@ class AutogradModel(Classifier):
     """
 
     def __init__(self, logits, params, n_classes, l2=0.0, penalty_mask=None, *, logp_grad_fn=None,
-                 loss_grad_fn=None, linear_in_params=False):
+                 loss_grad_fn=None, linear_in_params=False, curvature_fn=None):
         if not callable(logits):
             raise InputError("logits must be a callable logits(params, X)")
         self.logits = logits
@@ -124,6 +128,7 @@ class AutogradModel(Classifier):
         self.penalty_mask = mask
         self.logp_grad_fn = _optional_callable(logp_grad_fn, "logp_grad_fn")
         self.loss_grad_fn = _optional_callable(loss_grad_fn, "loss_grad_fn")
+        self.curvature_fn = _optional_callable(curvature_fn, "curvature_fn")
         if not isinstance(linear_in_params, bool):
             raise InputError(f"linear_in_params must be True or False; got {linear_in_params!r}")
         self.linear_in_params = linear_in_params
@@ -292,13 +297,15 @@ class RestrictedModel(AutogradModel):
         embed = np.zeros((idx.size, full.size))
         embed[np.arange(idx.size), idx] = 1.0
         expand = lambda t: base + anp.dot(t, embed)  # traceable scatter of the free entries
-        fast, loss_fast = parent.logp_grad_fn, parent.loss_grad_fn
+        fast, loss_fast, curv = parent.logp_grad_fn, parent.loss_grad_fn, parent.curvature_fn
         super().__init__(
             lambda t, X: parent.logits(unflatten(expand(t)), X), full[idx], parent.n_classes_,
             l2=parent.l2, penalty_mask=parent.penalty_mask[idx],
             logp_grad_fn=None if fast is None else (lambda t, X: fast(expand(t), X)[..., idx]),
             loss_grad_fn=None if loss_fast is None
-            else (lambda t, X, y: loss_fast(expand(t), X, y)[..., idx]))
+            else (lambda t, X, y: loss_fast(expand(t), X, y)[..., idx]),
+            curvature_fn=None if curv is None else (lambda t, X, y, w, gn, free=None: curv(
+                expand(t), X, y, w, gn, idx if free is None else idx[free])))
         self.parent = parent
         self.free_ = idx
         # the per-row gradients are the parent's, then restricted: chunks are sized for them
@@ -382,9 +389,10 @@ class DataRisk:
         second derivatives of the logits vanish and H is the Fisher matrix
         ``(1/n) sum_i sum_c P_ic a_ic a_ic^T`` plus the penalty, with
         ``a_ic = grad_theta log P(c|x_i)``; the declaration is checked against
-        one Hessian-vector product. Otherwise H is built row by row as the
-        Jacobian of the gradient: per row chunk the gradient is traced once and
-        each row of H is one reverse pass through that trace.
+        one Hessian-vector product. A model with ``curvature_fn`` gives H in
+        closed form. Otherwise H is built row by row as the Jacobian of the
+        gradient: per row chunk the gradient is traced once and each row of H
+        is one reverse pass through that trace.
 
         Parameters
         ----------
@@ -399,25 +407,18 @@ class DataRisk:
         theta = model.theta_ if theta is None else theta
         if at_fit and model.linear_in_params and model.logp_grad_fn is not None:
             return self._fisher(theta)
-        p, n = theta.size, self.X.shape[0]
-        H = np.zeros((p, p))
-        e = np.zeros(p)
-        for sl in row_chunks(n, _RISK_ROWS):
-            vjp, _ = make_vjp(grad(model.loss_sum_fn))(theta, self.X[sl], self.y[sl], self._w(sl))
-            for j in range(p):
-                e[j] = 1.0
-                H[j] += vjp(e)
-                e[j] = 0.0
-        H /= self.N
-        H[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
-        return H
+        if model.curvature_fn is not None:
+            return self._scaled(model.curvature_fn(theta, self.X, self.y, self.weights, False))
+        return self._scaled(reverse_hessian(model.loss_sum_fn, theta, self.X, self.y, self.weights,
+                                            _RISK_ROWS))
 
     def fisher(self, theta=None):
         """The Fisher matrix of the model's predictive distribution, plus the penalty.
 
         ``F = (1/N) sum_i w_i sum_c P_ic a_ic a_ic^T + 2 l2 diag(mask)``,
-        ``a_ic = grad_theta log P(c|x_i)`` (``logp_grad_fn``, else a Jacobian):
-        the Gauss-Newton matrix of :mod:`localinf.curvature.ggn`, H for GLMs.
+        ``a_ic = grad_theta log P(c|x_i)`` (``curvature_fn`` if declared, else
+        ``logp_grad_fn``, else a Jacobian): the Gauss-Newton matrix of
+        :mod:`localinf.curvature.ggn`, H for GLMs.
 
         Parameters
         ----------
@@ -430,23 +431,15 @@ class DataRisk:
         """
         model = self.model
         theta = model.theta_ if theta is None else theta
-        p, n, K = theta.size, self.X.shape[0], model.n_classes_
-        F = np.zeros((p, p))
-        # a restricted model's per-row gradients are its parent's before restriction
-        for sl in row_chunks(n, max(1, _FISHER_ENTRIES // (K * max(p, model.gradient_width_)))):
-            X = self.X[sl]
-            if model.logp_grad_fn is not None:
-                A = np.asarray(model.logp_grad_fn(theta, X))  # (m, K, p)
-            else:
-                A = np.asarray(jacobian(lambda th: model.log_proba_fn(th, X))(theta))
-            root = np.sqrt(np.exp(np.asarray(model.log_proba_fn(theta, X))))
-            if self.weights is not None:
-                root = root * np.sqrt(self.weights[sl])[:, None]
-            A = (A * root[:, :, None]).reshape(-1, p)
-            F += A.T @ A
-        F /= self.N
-        F[np.diag_indices(p)] += 2.0 * model.l2 * model.penalty_mask
-        return F
+        if model.curvature_fn is not None:
+            return self._scaled(model.curvature_fn(theta, self.X, self.y, self.weights, True))
+        return self._scaled(fisher_sum(model, theta, self.X, self.weights))
+
+    def _scaled(self, M):
+        """``M / N`` plus the penalty's curvature ``2 l2 diag(mask)``, in place."""
+        M /= self.N
+        M[np.diag_indices(M.shape[0])] += 2.0 * self.model.l2 * self.model.penalty_mask
+        return M
 
     def _fisher(self, theta):
         """``fisher(theta)``, checked against one Hessian-vector product."""

@@ -9,7 +9,11 @@ penalised. Influence formulas assume that ``theta_`` is the exact minimiser of
 R, so the fit runs Newton's method with a backtracking line search until the
 gradient of R is small and the Newton step would no longer change the
 predictions (then on to round-off level), and raises rather than return a
-model that did not get there.
+model that did not get there. A step costs one pass over X for R and its
+(always exact) gradient; the Hessian, several passes' worth, is kept for as
+long as it serves, and on large data the ones far from the minimiser are
+Hessians of a subsample of the rows and the one near it has its products in
+single precision (see :class:`~localinf.models.newton.FrozenNewton`).
 
 Softmax regression uses class 0 as the reference class (its linear predictor
 is fixed at 0), the parameterisation of statsmodels' ``MNLogit``; binary
@@ -19,6 +23,7 @@ logistic regression is the case K = 2.
 import numpy as np
 import scipy.linalg as sla
 from sklearn.base import BaseEstimator, ClassifierMixin
+from threadpoolctl import threadpool_limits
 
 from .._core.budget import check_cost
 from .._core.checks import (check_bool, check_matrix, check_nonneg_float, check_positive_int,
@@ -27,16 +32,14 @@ from ..exceptions import (InputError, NotConvergedError, NotFittedError,
                           PerfectSeparationError, SingularHessianError)
 from . import multinomial as mn
 from .classifier import Classifier
-from .glm_risk import default_chunk, risk_derivatives, risk_value
-from .newton import newton_minimise, predictive_change
+from .dask_data import is_dask_collection
+from .glm_dask import fit_dask
+from .glm_risk import (ETA_SUSPICIOUS, FINAL_STEPS, GTOL_EXACT, SEPARATION_MAX_N, default_chunk,
+                       fit_passes, risk_value, step_bound)
+from .newton import FrozenNewton, predictive_change
 from .separation import is_separable
 
-# A fitted linear predictor beyond this size (probabilities within ~1e-9 of 0
-# or 1) without a penalty triggers the exact separation test.
-_ETA_SUSPICIOUS = 20.0
-# The separation test (a linear programme) runs up to this many rows; an
-# unconverged fit's message gives H's condition number up to this many parameters.
-_SEPARATION_MAX_N = 200_000
+# An unconverged fit's message gives H's condition number up to this many parameters.
 _COND_MAX_P = 2000
 
 
@@ -46,8 +49,8 @@ def _labels_text(labels):
 
 
 def _separable(X, y, K, fit_intercept):
-    """Whether the exact test finds (quasi-)separation (False above _SEPARATION_MAX_N rows)."""
-    return X.shape[0] <= _SEPARATION_MAX_N and is_separable(mn.design(X, fit_intercept), y, K)
+    """Whether the exact test finds (quasi-)separation (False above SEPARATION_MAX_N rows)."""
+    return X.shape[0] <= SEPARATION_MAX_N and is_separable(mn.design(X, fit_intercept), y, K)
 
 
 class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
@@ -69,7 +72,7 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
     tol : float, default 1e-10
         Gradient test: ``max|grad R| <= tol * max(1, max|grad R(0)|)``.
     max_iter : int, default 100
-        Newton steps in all; a fit that has not passed both tests by then is refused.
+        Line-searched steps in all; a fit that has not passed both tests by then is refused.
     step_tol : float, default 1e-8
         Step test: the Newton step ``H^{-1} grad R`` would change no training
         log-probability ``log P(c|x_i)`` by more than ``step_tol``.
@@ -83,8 +86,8 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
     distance to the minimiser of R's quadratic model, is not. The step is
     measured by its effect on the predicted probabilities, to which influence
     values are sensitive in proportion, so the test does not depend on the
-    scale of the features. Two further full Newton steps then take the
-    gradient to round-off level.
+    scale of the features. A few further full steps then take the gradient
+    to round-off level.
 
     A fit that does not pass both tests within ``max_iter`` steps is refused:
     :class:`~localinf.exceptions.PerfectSeparationError` when the classes are
@@ -115,7 +118,9 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array_like, shape (n, d)
-            Training inputs (finite).
+            Training inputs (finite). A dask array or dask DataFrame (with y
+            and sample_weight in the same row blocks) is fitted block by block,
+            one pass over the data per Newton step (:func:`~localinf.models.glm_dask.fit_dask`).
         y : array_like, shape (n,)
             Class labels of any hashable type (integers, strings, bools, ...;
             integer-valued floats count as integers): ``classes_`` becomes
@@ -132,6 +137,8 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if is_dask_collection(X) or is_dask_collection(y) or is_dask_collection(sample_weight):
+            return fit_dask(self, X, y, sample_weight)  # larger than memory: passes over blocks
         names = self._feature_names(X)
         X = check_matrix(X, "X")
         classes, y = class_labels(y, "y", X.shape[0])
@@ -156,7 +163,15 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
     def _fit_arrays(self, X, y, K, w, theta0=None):
         """The fit on checked arrays (labels coded 0..K-1, weights or None), from ``theta0``
         (default 0). ``classes_`` is kept when it has K entries (a refit of the same
-        classes), else set to ``arange(K)``; ``fit`` then sets the labels."""
+        classes), else set to ``arange(K)``; ``fit`` then sets the labels.
+
+        The passes over X are matrix-vector products on row chunks, bound by memory
+        bandwidth: they run on one BLAS thread, as several threads gain little on them
+        and lose much (they wait on each other) when the cores are shared."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._minimise(X, y, K, w, theta0)
+
+    def _minimise(self, X, y, K, w, theta0):
         l2 = check_nonneg_float(self.l2, "l2")
         tol = check_nonneg_float(self.tol, "tol")
         step_tol = check_nonneg_float(self.step_tol, "step_tol")
@@ -171,40 +186,45 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
                    "use fewer classes or features, or a network fitted by L-BFGS (fit_mlp)",
                    nbytes=8.0 * (3 * p * p + default_chunk(p, K) * (K - 1) * max(K - 1, q)),
                    flops=10.0 * (2.0 * n * q * q * (K - 1) ** 2 + p ** 3 / 3))
-        derivatives = lambda th: risk_derivatives(X, y, th, K, fit_intercept, l2, weights=w)
-        value = lambda th: risk_value(X, y, th, K, fit_intercept, l2, weights=w)
-        # the separation test sees the observations: rows of weight 0 are absent
-        Xs, ys = (X, y) if w is None else (X[w > 0], y[w > 0])
-        solve = lambda H, g: self._newton_step(H, g, Xs, ys, K, fit_intercept, l2)
+        # One pass per step gives R and grad R; a Hessian (another pass, or a part of
+        # one) is formed only when the one in use stops serving (see FrozenNewton).
+        evaluate, approximate = fit_passes(X, y, K, fit_intercept, l2, w)
+        # the separation test sees the observations: rows of weight 0 are absent (a
+        # copy of X, made only when a test or an error needs it)
+        seen = lambda: (X, y) if w is None else (X[w > 0], y[w > 0])
+        degenerate = lambda singular: self._raise_degenerate(*seen(), K, fit_intercept, l2, singular)
+        factor = lambda H, exact: self._factor(H, exact, degenerate)
+        kind = False if theta0 is not None else "coarse" if approximate else "exact"
+        start = evaluate(np.zeros(p), kind, max_row_norm=True)
         log_proba_at = lambda th, Xc: mn.log_proba(mn.design(Xc, fit_intercept), mn.unpack(th, K, q))
         moved = lambda th, step: predictive_change(log_proba_at, th, step, X, default_chunk(p, K))
-        start = derivatives(np.zeros(p))
+        bound = step_bound(K, q, start[5])
         g0 = max(float(np.max(np.abs(start[1]))), 1.0)
-        kw = dict(gtol=tol * g0, solve=solve, min_step=1e-12)
-        # Newton's method until the gradient is small. Without a penalty a large
-        # linear predictor there is tested for separation (no minimiser) first.
-        first = start if theta0 is None else derivatives(theta0)
-        theta, state, it = newton_minimise(derivatives, value, np.zeros(p) if theta0 is None else theta0,
-                                           max_iter=max_iter, state=first, **kw)
-        tested = l2 == 0.0 and state[3] > _ETA_SUSPICIOUS
+        opt = FrozenNewton(evaluate, factor, np.zeros(p) if theta0 is None else theta0,
+                           state=start if kind else None, kind=kind, approximate=approximate,
+                           gtol_exact=GTOL_EXACT * g0, single=approximate is not None)
+        kw = dict(gtol=tol * g0, min_step=1e-12)
+        # Steps until the gradient is small. Without a penalty a large linear
+        # predictor there is tested for separation (no minimiser) first.
+        it = opt.run(max_iter=max_iter, **kw)
+        tested = l2 == 0.0 and opt.state[3] > ETA_SUSPICIOUS
         if tested:
-            self._raise_degenerate(Xs, ys, K, fit_intercept, l2, singular=False)
+            degenerate(False)
         # Then on until the Newton step is negligible too: where R is flat (nearly
         # separable classes, a tiny penalty) the gradient is tiny far from the
-        # minimiser. Newton converges quadratically, so up to two more full steps
-        # then take the gradient down to round-off level.
-        theta, state, more = newton_minimise(derivatives, value, theta, max_iter=max_iter - it,
-                                             state=state, final_steps=2, step_size=moved,
-                                             step_tol=step_tol, **kw)
-        it += more
-        R, grad, H, max_eta, _ = state
+        # minimiser. A few more full steps then take the gradient to round-off level.
+        it += opt.run(max_iter=max_iter - it, size=moved, bound=bound, step_tol=step_tol,
+                      final_steps=FINAL_STEPS, **kw)
+        theta = opt.theta
+        grad, max_eta = opt.state[1], opt.state[3]
         gmax = float(np.max(np.abs(grad)))
-        change = moved(theta, solve(H, grad))
+        change = opt.step_size(moved, bound, step_tol)
         converged = gmax <= tol * g0 and change <= step_tol
-        if l2 == 0.0 and not tested and (not converged or max_eta > _ETA_SUSPICIOUS):
-            self._raise_degenerate(Xs, ys, K, fit_intercept, l2, singular=False)
+        if l2 == 0.0 and not tested and (not converged or max_eta > ETA_SUSPICIOUS):
+            degenerate(False)
         if not converged:
-            self._refuse(Xs, ys, K, fit_intercept, l2, H, dict(
+            opt.refresh()  # the message gives the condition number of H at theta
+            self._refuse(*seen(), K, fit_intercept, l2, opt.H, dict(
                 it=it, max_iter=max_iter, gmax=gmax, gtol=tol * g0, change=change, step_tol=step_tol))
         self.theta_ = theta
         self.l2_, self.fit_intercept_ = l2, fit_intercept  # the settings theta_ was fitted with
@@ -218,11 +238,18 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         self.n_train_ = n
         return self
 
-    def _newton_step(self, H, grad, X, y, K, fit_intercept, l2):
+    @staticmethod
+    def _factor(H, exact, degenerate):
+        """``g -> H^{-1} g`` by a Cholesky factor of H; without one, None for an
+        approximation of the Hessian and ``degenerate(True)`` (the error saying
+        why) for the exact one."""
         try:
-            return sla.cho_solve(sla.cho_factor(H, lower=True), grad)
+            cho = sla.cho_factor(H, lower=True)
         except (np.linalg.LinAlgError, ValueError):
-            self._raise_degenerate(X, y, K, fit_intercept, l2, singular=True)
+            if not exact:
+                return None
+            degenerate(True)
+        return lambda g: sla.cho_solve(cho, g)
 
     def _raise_degenerate(self, X, y, K, fit_intercept, l2, singular):
         if l2 == 0.0 and _separable(X, y, K, fit_intercept):
@@ -358,12 +385,12 @@ class LogisticRegression(MultinomialLogit):
     tol : float, default 1e-10
         Gradient test: ``max|grad R| <= tol * max(1, max|grad R(0)|)``.
     max_iter : int, default 100
-        Newton steps in all; a fit that has not passed both tests by then is refused.
+        Line-searched steps in all; a fit that has not passed both tests by then is refused.
     step_tol : float, default 1e-8
         Step test: the Newton step ``H^{-1} grad R`` would change no training
         log-probability by more than ``step_tol``. Newton's method stops only
         when both tests pass (a small gradient alone does not place theta near
-        the minimiser of a flat risk), and two further full steps then bring
+        the minimiser of a flat risk), and a few further full steps then bring
         the gradient to round-off level. See :class:`MultinomialLogit` for the
         errors raised, and for ill-conditioned Hessians.
 

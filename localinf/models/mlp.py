@@ -1,10 +1,11 @@
 """Dense multilayer perceptrons as autograd models with closed-form per-row gradients.
 
 :class:`MLP` is an :class:`~localinf.AutogradModel` whose structure (layer
-sizes, activation) is known, which gives three things a generic model lacks:
+sizes, activation) is known, which gives four things a generic model lacks:
 per-row parameter gradients from one reverse pass per class (outer products of
-layer inputs and pre-activation gradients), the K-FAC curvature, and the exact
-input-layer term of KFSVD. :func:`localinf.fit_mlp` fits one.
+layer inputs and pre-activation gradients), the dense Hessian and Gauss-Newton
+matrix in closed form, block by block (:mod:`.mlp_hessian`), the K-FAC
+curvature, and the exact input-layer term of KFSVD. :func:`localinf.fit_mlp` fits one.
 """
 
 import autograd.numpy as anp
@@ -15,6 +16,7 @@ from autograd.misc import flatten
 from .._core.checks import check_choice, check_positive_int, check_seed, plain_array
 from ..exceptions import InputError
 from .autograd_model import AutogradModel, log_softmax
+from .mlp_hessian import mlp_curvature
 
 ACTIVATIONS = {
     "tanh": anp.tanh,
@@ -128,7 +130,8 @@ class MLP(AutogradModel):
         mask = [(np.ones_like(W), np.full_like(b, float(penalize_bias))) for W, b in params]
         super().__init__(mlp_logits(activation), params, self.layer_sizes_[-1] + 1, l2=l2,
                          penalty_mask=flatten(mask)[0],
-                         logp_grad_fn=self._logp_grads, loss_grad_fn=self._loss_grads)
+                         logp_grad_fn=self._logp_grads, loss_grad_fn=self._loss_grads,
+                         curvature_fn=self._curvature)
 
     def forward_with_offsets(self, params, X, offsets=None):
         """Layer inputs and log-probabilities of the network.
@@ -159,6 +162,13 @@ class MLP(AutogradModel):
                 s = s + offsets[l]
             h = act(s) if l < len(params) - 1 else s
         return inputs, log_softmax(anp.concatenate([anp.zeros((X.shape[0], 1)), h], axis=1))
+
+    def _curvature(self, theta, X, y, w, gauss_newton, free=None):
+        """Row sum of ``w_i`` times the loss's Hessian (or Gauss-Newton matrix) over
+        ``theta[free]``, in closed form (:func:`.mlp_hessian.mlp_curvature`)."""
+        return mlp_curvature(self.unflatten(np.asarray(theta, dtype=np.float64)),
+                             ACTIVATIONS[self.activation_], X, y, w, gauss_newton=gauss_newton,
+                             free=free)
 
     def _offsets(self, params, m):
         return [anp.zeros((m, W.shape[1])) for W, _ in params]
