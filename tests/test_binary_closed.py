@@ -93,8 +93,8 @@ def test_leverage_is_statsmodels_hat_value():
 
 
 def test_confident_rows_keep_their_digits():
-    """Where P(0|x) ~ 1e-10 the variance s = P0 P1 is formed as a product: the
-    general route's ``P1 (P0 + P1 - P1)`` loses it, the closed form does not."""
+    """Where P(0|x) ~ 1e-10, s = P0 P1 and r are formed from the log-odds, to full
+    relative precision (r = P1 - 1 would be round-off there)."""
     model, X, y, w, Xv, yv = _problem(8, n=200, d=2)
     X2 = np.vstack([X, [[40.0, 40.0]]])
     y2 = np.append(y, int(model.predict(np.array([[40.0, 40.0]]))[0] == model.classes_[1]))
@@ -152,4 +152,29 @@ def test_nonfinite_training_input_found_in_the_hessian_pass(bad, recwarn):
     X[77, 1] = bad
     with pytest.raises(li.exceptions.InputError, match=r"X contains NaN or inf \(first at row 77, column 1\)"):
         li.LocalInfluence(model, X, y)
+    assert not [r for r in recwarn if issubclass(r.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_influence_object_pickles(K):
+    import pickle
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(150, 3))
+    y = rng.integers(0, K, 150)
+    model = (li.LogisticRegression if K == 2 else li.SoftmaxRegression)(l2=1e-2).fit(X, y)
+    inf = li.LocalInfluence(model, X, y)
+    Xv, yv = rng.normal(size=(20, 3)), rng.integers(0, K, 20)
+    again = pickle.loads(pickle.dumps(inf))
+    np.testing.assert_array_equal(again.fi_util(Xv, yv), inf.fi_util(Xv, yv))
+
+
+def test_tiny_feature_scale_quiet_and_as_general_route(recwarn):
+    """Features ~1e-150: intermediate products overflow; those rows are recomputed from a_i."""
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(200, 3)) * 1e-150
+    y = (X[:, 0] * 1e150 + rng.logistic(size=200) > 0).astype(int)
+    model = li.LogisticRegression(l2=0.0, fit_intercept=False).fit(X, y)
+    bound = li.LocalInfluence(model, X, y).against(X[:7] * 1.01, y[:7])
+    fast, slow = bound._fi_util_rows(None), _general(bound)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12 * slow.max())
     assert not [r for r in recwarn if issubclass(r.category, RuntimeWarning)]

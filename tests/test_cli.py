@@ -155,3 +155,14 @@ def test_fi_active_keeps_the_pool_labels():
     out = inf.fi_active(pool)
     assert list(out.index) == list("abcdef")
     assert np.allclose(out, inf.fi_active(X[:6] + 0.1))
+
+
+def test_a_file_whose_name_has_glob_characters_is_read_as_a_file(tmp_path, capsys):
+    """``data[1].csv`` exists: it is that CSV file, not a Parquet dataset pattern."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    frame["outcome"] = (frame["a"] + rng.logistic(size=120) > 0).astype(int)
+    path = tmp_path / "data[1].csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert cli.main(["diagnose", str(path), "--target", "outcome", "--out", str(out), "--refits", "0"]) == 0

@@ -183,8 +183,7 @@ def test_dispatch_from_the_public_classes(binary):
     Xd, yd = da.from_array(Xt, chunks=(250, 3)), da.from_array(yt, chunks=250)
     lazy_model = li.LogisticRegression(l2=1e-3).fit(Xd, yd)
     lazy = li.LocalInfluence(lazy_model, Xd, yd)
-    if not isinstance(lazy, DaskLocalInfluence):  # without the hooks numpy reads the arrays whole
-        pytest.skip("LogisticRegression.fit / LocalInfluence do not route dask collections yet")
+    assert isinstance(lazy, DaskLocalInfluence)  # not read whole into numpy
     assert hasattr(lazy_model, "n_passes_")
     close(lazy.fi_util(Xv, yv).compute(), inf.fi_util(Xv, yv))
 
@@ -233,3 +232,11 @@ def test_frequency_weights(binary):
     close(lazy.fi_util(Xv, yv).compute(), inf.fi_util(Xv, yv))
     close(lazy.leverage().compute(), inf.leverage())
     close(lazy.cooks_distance().compute(), inf.cooks_distance())
+
+
+def test_numpy_X_with_dask_y_names_X():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    yd = da.from_array((X[:, 0] > 0).astype(int), chunks=20)
+    with pytest.raises(li.exceptions.InputError, match=r"^X: a ndarray with the other inputs in dask"):
+        li.LogisticRegression().fit(X, yd)

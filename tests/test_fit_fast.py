@@ -279,3 +279,18 @@ def test_kept_hessian_is_replaced_where_it_cannot_tell_the_step_size():
     assert opt.step_size(size, never, kept / (0.5 * STALE_MARGIN)) == kept and not opt.exact
     # within a factor STALE_MARGIN of it: measured again with the exact H at theta
     assert opt.step_size(size, never, 1.01 * kept) == pytest.approx(true, rel=1e-12) and opt.exact
+
+
+def test_small_problems_take_plain_newton_steps():
+    """A small problem: a new Hessian at every step, so a small max_iter still suffices
+    (a kept Hessian converges linearly and needed about three times the steps here)."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((100, 2))
+    eta = X @ rng.normal(size=(2, 2))
+    P = np.exp(eta - eta.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    y = (P.cumsum(1) < rng.random((100, 1))).sum(1)
+    model = li.LogisticRegression(l2=1e-3, max_iter=8).fit(X, y)
+    assert model.n_iter_ <= 8
+    with pytest.raises(li.exceptions.NotConvergedError, match=r"Raise max_iter \(it counts"):
+        li.LogisticRegression(l2=1e-3, max_iter=2).fit(X, y)

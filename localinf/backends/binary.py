@@ -31,6 +31,10 @@ import numpy as np
 
 # Rows whose a.a is below this fraction of the size of its terms are recomputed from a_i.
 _CANCEL = 1e-3
+# Extreme feature scales can overflow an intermediate product; such rows fail the
+# cancellation test and are recomputed from a_i, and the measures refuse any
+# non-finite result, so the kernel's floating-point warnings are not shown.
+_quiet = np.errstate(over="ignore", invalid="ignore")
 
 
 class RankOneKernel:
@@ -63,6 +67,7 @@ class RankOneKernel:
         self.bb = float(self.beta @ self.beta)
         self.weights = np.column_stack([np.ones(q), self.sigma2])  # t and z.z from the squares
 
+    @_quiet
     def columns(self, u):
         """``V^T`` (q + 4, q) with ``V = [V0, theta, H^{-1}[beta; 0], H^{-1}[u_d; 0], u]`` for u (q,).
 
@@ -77,6 +82,7 @@ class RankOneKernel:
         lin[:, 3] = u
         return np.ascontiguousarray(np.concatenate([self.V0, lin], axis=1).T)
 
+    @_quiet
     def parts(self, X, y, V, u):
         """``(lam, proj)`` per row: the eigenvalue ``s ||a||^2`` of G_i and ``a.(M^T u) / ||a||``.
 
@@ -96,9 +102,7 @@ class RankOneKernel:
         lam, proj : ndarray (m,)
         """
         b, d, q = self.backend, self.backend.d, self.backend.q
-        Y = V[:, :d] @ X.T  # (q + 4, m)
-        if b.fit_intercept:
-            Y += V[:, d:]
+        Y = self._product(V, X)  # (q + 4, m)
         eta, bz, uz, xu = Y[q], Y[q + 1], Y[q + 2], Y[q + 3]
         Y0 = Y[:q]
         np.square(Y0, out=Y0)
@@ -127,6 +131,14 @@ class RankOneKernel:
         proj = np.divide(amu, norm, out=np.zeros_like(amu), where=norm > 0)
         return s * aa, proj
 
+    def _product(self, V, X):
+        """``V xt_i`` for every row, as columns (k, m), for V (k, q): no widened copy of X."""
+        d = self.backend.d
+        Y = V[:, :d] @ X.T
+        if self.backend.fit_intercept:
+            Y += V[:, d:]
+        return Y
+
     def _tangents(self, X, c, rn):
         """``a_i = c_i beta - (r_i / n) z_i`` (m, d) for a few rows, from the vectors."""
         b, d = self.backend, self.backend.d
@@ -135,17 +147,15 @@ class RankOneKernel:
             Z += self.G[d, :d]
         return np.multiply.outer(c, self.beta) - rn[:, None] * Z
 
+    @_quiet
     def hat_terms(self, X, y):
         """``(s, r, t)`` per row (m,) each: ``s = p(1-p)``, ``r = p - y``, ``t = xt^T H^{-1} xt``.
 
         The GLM leverage is ``s t / N`` and the self-influence
         ``grad L^T H^{-1} grad L = r^2 t`` (``grad L = r xt``).
         """
-        b, d, q = self.backend, self.backend.d, self.backend.q
-        V = np.ascontiguousarray(np.concatenate([self.V0, b.W], axis=1).T)
-        Y = V[:, :d] @ X.T
-        if b.fit_intercept:
-            Y += V[:, d:]
+        b, q = self.backend, self.backend.q
+        Y = self._product(np.ascontiguousarray(np.concatenate([self.V0, b.W], axis=1).T), X)
         eta = Y[q]
         p1 = np.exp(-np.logaddexp(0.0, -eta))
         p0 = np.exp(-np.logaddexp(0.0, eta))

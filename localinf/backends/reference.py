@@ -60,7 +60,7 @@ class ReferenceBackend(Backend):
         self.B = self.W[:d]  # slopes (d, K-1)
         self._dense = (None, None)  # (operator, its explicit inverse), see Hinv_dense
         self._kernel = (None, None)  # (operator, its RankOneKernel), see rank_one
-        self._step_bound = None  # see step_change_bound
+        self.max_row = None  # max_i ||xt_i|| on the training rows, from from_data (step_change_bound)
         self.rank_one_metric = K == 2
         self.projected_pairs = K > 2
         self._softmax_blocks = (None, None)  # (dense H^{-1}, its class blocks), see ReferenceRows
@@ -99,7 +99,7 @@ class ReferenceBackend(Backend):
         built = cls(model, X.shape[0], InverseHessian(H), chunk_size=chunk_size, weights=weights)
         built.grad_norm = float(np.max(np.abs(grad)))
         built.train_grad = grad
-        built._step_bound = step_bound(K, built.q, max_row)
+        built.max_row = max_row
         return built
 
     @property
@@ -116,7 +116,7 @@ class ReferenceBackend(Backend):
     def step_change_bound(self, step):
         """``2 max_i ||xt_i|| max_k ||step_k||`` from the builder's pass (the protocol:
         :meth:`Backend.step_change_bound`); inf for a backend not built by :meth:`from_data`."""
-        return np.inf if self._step_bound is None else self._step_bound(step)
+        return np.inf if self.max_row is None else step_bound(self.K, self.q, self.max_row)(step)
 
     def rank_one(self):
         """The :class:`~localinf.backends.binary.RankOneKernel` of a binary model (K = 2),
@@ -206,7 +206,7 @@ class ReferenceRows(Rows):
         (:func:`~localinf.models.multinomial.tangents_T`; a transposed view).
         """
         b = self.backend
-        Xt, r, S, n, d, q, k1 = self.Xt, self.residual, self.S, b.D_divisor, b.d, b.q, b.K - 1
+        Xt, r, S, n, d, k1 = self.Xt, self.residual, self.S, b.D_divisor, b.d, b.K - 1
         m = self.m
         if k1 == 1:
             Z = Xt @ b.Hinv_dense  # (m, q); H is symmetric

@@ -85,7 +85,8 @@ def load(path, target, sep=",", decimal=".", dropna=False, quiet=False):
 
 def is_dataset(path, scheduler=None):
     """Whether ``path`` names a Parquet dataset to read lazily with dask: a directory, a glob
-    (``*``, ``?``, ``[``), or any Parquet file when a ``--scheduler`` is given.
+    (``*``, ``?``, ``[``) that is not itself an existing file's name, or any Parquet file
+    when a ``--scheduler`` is given.
 
     Parameters
     ----------
@@ -98,7 +99,7 @@ def is_dataset(path, scheduler=None):
     """
     if path is None:
         return False
-    glob = any(c in os.path.basename(path) for c in "*?[")
+    glob = not os.path.isfile(path) and any(c in os.path.basename(path) for c in "*?[")
     return os.path.isdir(path) or glob or bool(scheduler) and path.endswith((".parquet", ".pq"))
 
 

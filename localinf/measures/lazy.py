@@ -21,7 +21,7 @@ per-block selection and a merge, without sorting n values.
 import numpy as np
 
 from .._core.budget import check_inverse
-from .._core.checks import check_choice, check_minimiser, check_nonneg_float
+from .._core.checks import NonnegativeNumber, check_choice, check_minimiser, check_nonneg_float
 from ..backends.from_hessian import reference_from_hessian
 from ..exceptions import InputError
 from ..models import multinomial as mn
@@ -78,6 +78,9 @@ query_curvature_options, invariant, at_minimiser
         ``max|grad R|`` at the model's parameters on (X, y).
     """
 
+    rtol = NonnegativeNumber("Relative rank cut-off of ``G_i^+`` (may be changed; later results follow).")
+    atol = NonnegativeNumber("Absolute rank cut-off of ``G_i^+`` (may be changed; later results follow).")
+
     def __init__(self, model, X, y, *, rtol=1e-10, atol=0.0, chunk_size=None, backend="auto",
                  curvature="exact", curvature_options=None, grad_rtol=1e-6, svd_rank=None,
                  svd_options=None, query_curvature=None, query_curvature_options=None,
@@ -95,7 +98,7 @@ query_curvature_options, invariant, at_minimiser
                                      ("query_curvature", query_curvature, None),
                                      ("query_curvature_options", query_curvature_options, None)):
             _refuse(name, value, default, why)
-        self.rtol, self.atol = check_nonneg_float(rtol, "rtol"), check_nonneg_float(atol, "atol")
+        self.rtol, self.atol = rtol, atol
         self.scaling_ = check_choice(scaling, "scaling", _SCALINGS)
         grad_rtol = check_nonneg_float(grad_rtol, "grad_rtol")
         self.model = model

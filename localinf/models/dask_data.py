@@ -94,6 +94,10 @@ def _kind(obj, name):
         return "array"
     if isinstance(obj, (dd.DataFrame, dd.Series)):
         return "frame"
+    if not is_dask_collection(obj):
+        raise InputError(f"{name}: a {type(obj).__name__} with the other inputs in dask collections; "
+                         f"pass {name} as a dask collection too (a dask array or DataFrame), in "
+                         "the same row blocks")
     raise InputError(f"{name}: a dask collection of type {type(obj).__name__} is not supported; "
                      "pass a dask array or a dask DataFrame/Series")
 

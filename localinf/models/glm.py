@@ -35,7 +35,7 @@ from .classifier import Classifier
 from .dask_data import is_dask_collection
 from .glm_dask import fit_dask
 from .glm_risk import (ETA_SUSPICIOUS, FINAL_STEPS, GTOL_EXACT, SEPARATION_MAX_N, default_chunk,
-                       fit_passes, risk_value, step_bound)
+                       fit_passes, keep_rule, risk_value, step_bound)
 from .newton import FrozenNewton, predictive_change
 from .separation import is_separable
 
@@ -202,7 +202,8 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         g0 = max(float(np.max(np.abs(start[1]))), 1.0)
         opt = FrozenNewton(evaluate, factor, np.zeros(p) if theta0 is None else theta0,
                            state=start if kind else None, kind=kind, approximate=approximate,
-                           gtol_exact=GTOL_EXACT * g0, single=approximate is not None)
+                           gtol_exact=GTOL_EXACT * g0, single=approximate is not None,
+                           keep=keep_rule(approximate is not None))
         kw = dict(gtol=tol * g0, min_step=1e-12)
         # Steps until the gradient is small. Without a penalty a large linear
         # predictor there is tested for separation (no minimiser) first.
@@ -288,9 +289,13 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         if H.shape[0] <= _COND_MAX_P:
             lam = np.linalg.eigvalsh(H)
             cond = f" The Hessian of R has condition number {lam[-1] / lam[0]:.1e}." if lam[0] > 0 else ""
-        raise NotConvergedError(
-            f"{stop}; {why}.{cond} Set {'l2 > 0' if l2 == 0.0 else 'a larger l2'}, drop nearly "
-            f"collinear features, or rescale X.{more}{loosen}")
+        penalty = 'l2 > 0' if l2 == 0.0 else 'a larger l2'
+        advice = f" Set {penalty}, drop nearly collinear features, or rescale X.{more}{loosen}"
+        if at["it"] >= at["max_iter"]:  # out of steps: more steps first, the rest if they do not help
+            advice = (" Raise max_iter (it counts line-searched steps, including those that reuse "
+                      f"a kept Hessian); if the fit still stalls, set {penalty}, drop nearly "
+                      f"collinear features or rescale X;{loosen}")
+        raise NotConvergedError(f"{stop}; {why}.{cond}{advice}")
 
     # -- scikit-learn ----------------------------------------------------------
     def __sklearn_is_fitted__(self):

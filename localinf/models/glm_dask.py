@@ -28,7 +28,7 @@ from ..exceptions import InputError
 from . import multinomial as mn
 from .dask_data import DaskRows, block_arrays, merge_sums, run_pass
 from .glm_risk import (_ROWS_PER_PARAMETER, _STRIDE, ETA_SUSPICIOUS, FINAL_STEPS, GTOL_EXACT,
-                       SEPARATION_MAX_N, default_chunk, risk_terms, step_bound)
+                       SEPARATION_MAX_N, default_chunk, keep_rule, risk_terms, step_bound)
 from .newton import FrozenNewton, predictive_change
 
 # Shorter step lengths evaluated with the full Newton step, for the line search.
@@ -348,7 +348,7 @@ def _fit_passes(model, rows, classes, N, n_pos, max_sq):
     g0 = max(float(np.max(np.abs(start[1]))), 1.0)
     opt = FrozenNewton(risk.evaluate, factor, np.zeros(p), state=start,
                        approximate=None if risk.subsample is None else risk.approximate,
-                       gtol_exact=GTOL_EXACT * g0)
+                       gtol_exact=GTOL_EXACT * g0, keep=keep_rule(risk.subsample is not None))
     risk.optimiser = opt
     kw = dict(gtol=tol * g0, min_step=_MIN_STEP)
     it = opt.run(max_iter=max_iter, **kw)

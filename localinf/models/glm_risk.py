@@ -49,6 +49,14 @@ FINAL_STEPS = 3
 GTOL_EXACT = 1e-5
 
 
+def keep_rule(large):
+    """FrozenNewton's ``keep``: Hessians are kept while they serve only on large problems
+    (those fitted with subsample Hessians first, ``fit_passes``). Elsewhere a Hessian
+    costs little, and a new one at every step (``keep`` 0: damped Newton) takes the
+    fewest steps, as ``max_iter`` has always counted them."""
+    return (0.25, 0.2) if large else (0.0, 0.2)
+
+
 # A fit's passes read each chunk of X twice (X_c B, then X_c^T r): chunks of about
 # this size stay in a core's L2 cache for the second read.
 _FIT_CHUNK_BYTES = 3 << 19
