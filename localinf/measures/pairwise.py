@@ -49,8 +49,6 @@ class TrainingSide:
     Attributes
     ----------
     sl : slice
-    nbytes : int
-        Memory held.
     """
 
     def __init__(self, inf, sl, projected):
@@ -60,11 +58,8 @@ class TrainingSide:
         U *= (np.sqrt(w) / inf.backend_.D_divisor)[:, None, :]
         if projected:
             self.rows, self.U, self.C = rows, U, None
-            cached = [getattr(rows, "S", None), getattr(rows, "Xt", None)]
-            self.nbytes = U.nbytes + sum(a.nbytes for a in cached if a is not None)
         else:
             self.rows, self.U, self.C = None, None, rows.mixed(U)  # (m, k, p)
-            self.nbytes = self.C.nbytes
 
     def fi(self, W, pool=None):
         """FI of these rows against the columns of ``W`` (p, mq): (m, mq).
