@@ -240,3 +240,11 @@ def test_numpy_X_with_dask_y_names_X():
     yd = da.from_array((X[:, 0] > 0).astype(int), chunks=20)
     with pytest.raises(li.exceptions.InputError, match=r"^X: a ndarray with the other inputs in dask"):
         li.LogisticRegression().fit(X, yd)
+
+
+@pytest.mark.parametrize("method", ["fi_active", "fi", "influence", "loo_params"])
+def test_whole_set_methods_refused_with_a_localinf_error(binary, method):
+    Xt, yt, Xv, yv, model, inf = binary
+    lazy = li.LocalInfluence(model, da.from_array(Xt, chunks=(250, 3)), da.from_array(yt, chunks=250))
+    with pytest.raises(li.exceptions.InputError, match=f"^{method} is not offered on dask"):
+        getattr(lazy, method)(Xv[:3])

@@ -324,3 +324,23 @@ def _per_row_method(key, method):
 
 for _key, _method in VECTORS.items():
     setattr(DaskLocalInfluence, _method, _per_row_method(_key, _method))
+
+
+def _not_offered(method, why):
+    def refuse(self, *args, **kwargs):
+        raise InputError(f"{method} is not offered on dask collections ({why}); compute it on an "
+                         "in-memory sample (LocalInfluence(model, X.compute(), y.compute())) or "
+                         "see docs/dask.md")
+    refuse.__name__ = method
+    refuse.__doc__ = (f"Not offered on dask collections ({why}): raises :class:`InputError`.\n\n"
+                      "        Parameters\n        ----------\n        *args, **kwargs\n"
+                      "            Those of the in-memory method (not used).\n\n"
+                      "        Returns\n        -------\n        None\n        ")
+    return refuse
+
+
+# In-memory methods whose result needs all n rows at once: a localinf error, not an AttributeError.
+for _method, _why in {"fi_active": "percentiles of all n FI values for each pool point",
+                      "fi": "an (n, m) table of pairs", "influence": "an (n, m) table of pairs",
+                      "loo_params": "exact leave-one-out refits"}.items():
+    setattr(DaskLocalInfluence, _method, _not_offered(_method, _why))
