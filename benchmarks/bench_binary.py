@@ -32,14 +32,7 @@ import localinf as li
 from localinf.measures.pinv import metric_eig, pinv_quadratic
 
 from _floor import best_of, gemm_seconds, read_seconds, report, syrk_seconds
-
-
-def logistic_data(n, d, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    beta = rng.normal(size=d) * 2 / np.sqrt(d)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ beta) - 0.3))).astype(np.int64)
-    return X, y
+from bench_reference import logistic_data  # the same data as every logistic bench
 
 
 def job(model, X, y, Xv, yv):

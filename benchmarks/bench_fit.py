@@ -36,18 +36,10 @@ from localinf.models.glm_risk import risk_derivatives
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _floor import read_seconds, report, syrk_seconds  # noqa: E402
+from bench_reference import logistic_data  # noqa: E402  (the same data as every logistic bench)
 
 LBFGS_TOLS = (1e-6, 1e-8, 1e-10)
 AGREE = 1e-8
-
-
-def logistic_data(n, d, seed=0):
-    """Standard normal X (n, d) and labels from a logistic model with intercept 0.3."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    beta = rng.normal(size=d) * 2 / np.sqrt(d)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ beta) - 0.3))).astype(np.int64)
-    return X, y
 
 
 def timed(fn):

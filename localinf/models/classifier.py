@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._core.checks import UNNAMED, check_labels, check_weights, encode_labels
+from ..exceptions import InputError
 
 
 class Classifier:
@@ -125,3 +126,37 @@ class Classifier:
         y = self._codes(y, "y", pred.shape[0])
         w = check_weights(sample_weight, "sample_weight", pred.shape[0])
         return float(np.average(pred == y, weights=w))
+
+
+def labels_text(labels):
+    """Labels for a message: ``[0, 1]``, ``['a', 'b']``."""
+    return str([v.item() if isinstance(v, np.generic) else v for v in np.asarray(labels).tolist()])
+
+
+def check_fit_classes(classes, binary, totals=None):
+    """Refuse training labels a GLM cannot be fitted on, naming them.
+
+    Parameters
+    ----------
+    classes : ndarray (K,)
+        The distinct labels, sorted.
+    binary : bool
+        Whether exactly two are needed (LogisticRegression).
+    totals : ndarray (K,), optional
+        Each class's total frequency weight: a class with none is refused.
+
+    Returns
+    -------
+    None
+    """
+    K = classes.size
+    if K < 2:
+        raise InputError(f"y has fewer than 2 classes (only {labels_text(classes)}); a classifier "
+                         "needs at least two")
+    if binary and K != 2:
+        raise InputError(f"y has {K} classes {labels_text(classes)}; LogisticRegression needs "
+                         "exactly two: use SoftmaxRegression for K > 2")
+    if totals is not None and not (totals > 0).all():
+        raise InputError(f"sample_weight: class(es) {labels_text(classes[~(totals > 0)])} have "
+                         "zero total weight; every class needs observations to be fitted")
+

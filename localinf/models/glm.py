@@ -31,7 +31,7 @@ from .._core.checks import (check_bool, check_matrix, check_nonneg_float, check_
 from ..exceptions import (InputError, NotConvergedError, NotFittedError,
                           PerfectSeparationError, SingularHessianError)
 from . import multinomial as mn
-from .classifier import Classifier
+from .classifier import Classifier, check_fit_classes
 from .dask_data import is_dask_collection
 from .glm_dask import fit_dask
 from .glm_risk import (ETA_SUSPICIOUS, FINAL_STEPS, GTOL_EXACT, SEPARATION_MAX_N, default_chunk,
@@ -41,11 +41,6 @@ from .separation import is_separable
 
 # An unconverged fit's message gives H's condition number up to this many parameters.
 _COND_MAX_P = 2000
-
-
-def _labels_text(labels):
-    """Labels for a message: ``[0, 1]``, ``['a', 'b']``."""
-    return str([v.item() if isinstance(v, np.generic) else v for v in np.asarray(labels).tolist()])
 
 
 def _separable(X, y, K, fit_intercept):
@@ -143,18 +138,10 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         X = check_matrix(X, "X")
         classes, y = class_labels(y, "y", X.shape[0])
         K = classes.size
-        if K < 2:
-            raise InputError(f"y has fewer than 2 classes (only {_labels_text(classes)}); a classifier "
-                             "needs at least two")
-        if self._binary and K != 2:
-            raise InputError(f"y has {K} classes {_labels_text(classes)}; LogisticRegression needs "
-                             "exactly two: use SoftmaxRegression for K > 2")
+        check_fit_classes(classes, self._binary)
         w = check_weights(sample_weight, "sample_weight", X.shape[0])
         if w is not None:
-            present = np.bincount(y, weights=w, minlength=K) > 0
-            if not present.all():
-                raise InputError(f"sample_weight: class(es) {_labels_text(classes[~present])} have "
-                                 "zero total weight; every class needs observations to be fitted")
+            check_fit_classes(classes, self._binary, np.bincount(y, weights=w, minlength=K))
         self._fit_arrays(X, y, K, w)
         self.classes_ = classes
         self._set_feature_names(names)
@@ -171,12 +158,15 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             return self._minimise(X, y, K, w, theta0)
 
+    def _settings(self):
+        """The checked ``(l2, tol, step_tol, max_iter, fit_intercept)`` (also for the dask fit)."""
+        return (check_nonneg_float(self.l2, "l2"), check_nonneg_float(self.tol, "tol"),
+                check_nonneg_float(self.step_tol, "step_tol"),
+                check_positive_int(self.max_iter, "max_iter"),
+                check_bool(self.fit_intercept, "fit_intercept"))
+
     def _minimise(self, X, y, K, w, theta0):
-        l2 = check_nonneg_float(self.l2, "l2")
-        tol = check_nonneg_float(self.tol, "tol")
-        step_tol = check_nonneg_float(self.step_tol, "step_tol")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        fit_intercept = check_bool(self.fit_intercept, "fit_intercept")
+        l2, tol, step_tol, max_iter, fit_intercept = self._settings()
         n, d = X.shape
         q = d + int(fit_intercept)
         p = q * (K - 1)

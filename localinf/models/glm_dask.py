@@ -23,9 +23,10 @@ parameters, so the iteration takes the same decisions as in memory.
 
 import numpy as np
 
-from .._core.checks import check_bool, check_nonneg_float, check_positive_int, class_labels
+from .._core.checks import class_labels
 from ..exceptions import InputError
 from . import multinomial as mn
+from .classifier import check_fit_classes
 from .dask_data import DaskRows, block_arrays, merge_sums, run_pass
 from .glm_risk import (_ROWS_PER_PARAMETER, _STRIDE, ETA_SUSPICIOUS, FINAL_STEPS, GTOL_EXACT,
                        SEPARATION_MAX_N, default_chunk, keep_rule, risk_terms, step_bound)
@@ -260,10 +261,6 @@ def _observations(rows, classes, n_pos, limit):
     return np.concatenate(parts["X"]), np.concatenate(parts["y"])
 
 
-def _labels_text(labels):
-    return str([v.item() if isinstance(v, np.generic) else v for v in np.asarray(labels).tolist()])
-
-
 def fit_dask(model, X, y, sample_weight=None):
     """Fit a LogisticRegression or SoftmaxRegression on dask collections.
 
@@ -296,20 +293,12 @@ def fit_dask(model, X, y, sample_weight=None):
     if rows.n == 0:
         raise InputError("X is empty: it has no rows")
     classes = scan["classes"]
-    K = classes.size
-    if K < 2:
-        raise InputError(f"y has fewer than 2 classes (only {_labels_text(classes)}); a classifier "
-                         "needs at least two")
-    if model._binary and K != 2:
-        raise InputError(f"y has {K} classes {_labels_text(classes)}; LogisticRegression needs "
-                         "exactly two: use SoftmaxRegression for K > 2")
+    check_fit_classes(classes, model._binary)
     weighted = sample_weight is not None and scan["ones"] < rows.n
     if sample_weight is not None:
         if not scan["N"] > 0:
             raise InputError("sample_weight sums to 0: no observation is left to fit")
-        if not (scan["totals"] > 0).all():
-            raise InputError(f"sample_weight: class(es) {_labels_text(classes[scan['totals'] <= 0])} "
-                             "have zero total weight; every class needs observations to be fitted")
+        check_fit_classes(classes, model._binary, scan["totals"])
     if sample_weight is not None and not weighted:  # all ones: the unweighted fit, bit for bit
         rows = DaskRows(X, y)
         rows.set_lengths(counts)
@@ -322,11 +311,7 @@ def fit_dask(model, X, y, sample_weight=None):
 
 def _fit_passes(model, rows, classes, N, n_pos, max_sq):
     """``MultinomialLogit._fit_arrays`` with the sums over rows done in dask passes."""
-    l2 = check_nonneg_float(model.l2, "l2")
-    tol = check_nonneg_float(model.tol, "tol")
-    step_tol = check_nonneg_float(model.step_tol, "step_tol")
-    max_iter = check_positive_int(model.max_iter, "max_iter")
-    fit_intercept = check_bool(model.fit_intercept, "fit_intercept")
+    l2, tol, step_tol, max_iter, fit_intercept = model._settings()
     K, d = classes.size, rows.d
     p = (d + int(fit_intercept)) * (K - 1)
     seen = {}
