@@ -12,8 +12,10 @@ Printed figures (goal from the project's issue tracker):
      (n, d + 1) matrix) + one read of X, on one BLAS thread as our fit runs:
      what one double-precision Newton step costs at least on this machine.
 Also: max |param diff| to each scikit-learn fit, our max|grad R| at the
-fitted theta (the exact one-pass formula), and scikit-learn's C matched to l2:
-its objective 0.5 ||w||^2 + C sum_i loss_i is ours times 2 C n, so C = 1 / (2 l2 n).
+fitted theta (the exact one-pass formula), scikit-learn's C matched to l2
+(its objective 0.5 ||w||^2 + C sum_i loss_i is ours times 2 C n, so
+C = 1 / (2 l2 n)), and the passes our fit makes over the data, by kind
+(counted on one more, untimed fit).
 
 Every time is the best of ``--repeat`` runs, each round running ours, the
 scikit-learn fits and the floor in turn, so all see the same load on the
@@ -32,6 +34,7 @@ from sklearn.linear_model import LogisticRegression as SkLogistic
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import localinf as li
+import localinf.models.glm_risk as glm_risk
 from localinf.models.glm_risk import risk_derivatives
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +53,29 @@ def timed(fn):
 
 def params(est):
     return np.r_[est.coef_.ravel(), est.intercept_]
+
+
+def passes(fit, n):
+    """The passes ``fit()`` makes over the rows (glm_risk.risk_terms calls), by kind."""
+    kinds, original = {}, glm_risk.risk_terms
+
+    def counted(X, *args, **kw):
+        if X.shape[0] < n:
+            kind = "Hessian of every 8th row alone"
+        elif not kw.get("hessian"):
+            kind = "gradient + its round-off bound" if kw.get("roundoff") else "gradient"
+        elif kw.get("subsample", 1) > 1:
+            kind = "gradient + subsample Hessian"
+        else:
+            kind = "gradient + single-precision Hessian" if kw.get("single") else "gradient + exact Hessian"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        return original(X, *args, **kw)
+    glm_risk.risk_terms = counted
+    try:
+        fit()
+    finally:
+        glm_risk.risk_terms = original
+    return kinds
 
 
 def main(argv=None):
@@ -87,8 +113,10 @@ def main(argv=None):
             floor = syrk_seconds(n, d + 1, repeat=1) + read_seconds(X, repeat=1)
         best["floor"] = min(best.get("floor", np.inf), floor)
     grad = risk_derivatives(X, y, ours.theta_, 2, True, args.l2, hessian=False)[1]
+    kinds = passes(lambda: li.LogisticRegression(l2=args.l2).fit(X, y), n)
     print(f"    our fit: {best['ours']:.3f} s, {ours.n_iter_} steps, max|grad R| = "
-          f"{np.max(np.abs(grad)):.1e}")
+          f"{np.max(np.abs(grad)):.1e}; {sum(kinds.values())} passes: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"    scikit-learn lbfgs (tol={tol:g}): {best['lbfgs']:.3f} s ({best['lbfgs1']:.3f} s on one BLAS "
           f"thread), max |param diff| {gap_lbfgs:.1e}{'' if gap_lbfgs <= AGREE else f'  (does not reach {AGREE:g})'}")
     lbfgs = min(best["lbfgs"], best["lbfgs1"])

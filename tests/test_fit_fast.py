@@ -44,6 +44,22 @@ def dense(X, y, theta, K, fit_intercept, l2, w=None):
     return R, g, H + np.diag(2 * l2 * mask), Xt
 
 
+def dense_roundoff(X, y, theta, K, fit_intercept, l2, w=None):
+    """The round-off bound of grad R: eps (sum_i w_i |r_ik| |xt_ij| / N + 2 l2 |theta_kj|), densely."""
+    n = X.shape[0]
+    Xt = np.column_stack([X, np.ones(n)]) if fit_intercept else X
+    q = Xt.shape[1]
+    eta = np.zeros((n, K))
+    eta[:, 1:] = Xt @ theta.reshape(K - 1, q).T
+    P = np.exp(eta - logsumexp(eta, axis=1, keepdims=True))
+    r = P[:, 1:] - np.eye(K)[y][:, 1:]
+    w = np.ones(n) if w is None else w
+    mask = np.ones((K - 1, q))
+    mask[:, X.shape[1]:] = 0.0
+    terms = np.einsum("i,ik,ij->kj", w, np.abs(r), np.abs(Xt)) / w.sum()
+    return np.finfo(float).eps * (terms + 2 * l2 * mask * np.abs(theta.reshape(K - 1, q))).ravel()
+
+
 def dense_minimiser(X, y, K, fit_intercept, l2, w=None):
     """Damped Newton's method on the dense formula until the step moves no linear predictor by 1e-12."""
     q = X.shape[1] + int(fit_intercept)
@@ -107,6 +123,28 @@ def test_risk_terms_report_the_largest_row_norm_and_nan():
         np.sqrt(np.max(np.sum(X ** 2, axis=1))), rel=1e-14)
     X[150, 2] = np.nan
     assert np.isnan(risk_terms(X, y, theta, 2, True, 0.0, chunk=7, max_abs_x=True)[4])
+    assert np.isnan(risk_terms(X, y, theta, 2, True, 0.0, chunk=7, max_row_norm=True)[5])  # not dropped
+    X[150, 2] = -np.inf
+    assert risk_terms(X, y, theta, 2, True, 0.0, chunk=7, max_row_norm=True)[5] == np.inf
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_roundoff_bound_is_eps_times_the_gradients_absolute_terms(monkeypatch, K, fit_intercept, weighted):
+    rng = np.random.default_rng(10 + K)
+    X, y = problem(997, 6, K, seed=K)
+    theta = rng.normal(size=(6 + fit_intercept) * (K - 1))
+    w = rng.integers(0, 4, len(y)).astype(float) if weighted else np.ones(len(y))
+    expected = dense_roundoff(X, y, theta, K, fit_intercept, 0.01, w)
+    monkeypatch.setattr(glm_risk, "_ABS_BYTES", 8 * 6 * 7)  # |X_c| in parts of 7 rows
+    for chunk in (None, 1, 100, 5000):
+        out = risk_terms(X, y, theta, K, fit_intercept, 0.01, chunk=chunk, weights=w if weighted else None,
+                         roundoff=True)
+        plain = risk_terms(X, y, theta, K, fit_intercept, 0.01, chunk=chunk, weights=w if weighted else None)
+        assert len(out) == 7 and rel(out[6], expected) <= 1e-12
+        assert out[0] == plain[0] and np.array_equal(out[1], plain[1])  # nothing else changes
+    assert risk_terms(X, y, theta, K, fit_intercept, 0.01, gradient=False, roundoff=True)[6] is None
 
 
 def test_well_fitted_rows_keep_full_relative_precision():
@@ -126,10 +164,13 @@ def test_well_fitted_rows_keep_full_relative_precision():
 # -- the fit on large data: subsample Hessians, then single-precision ones ----------
 
 class Passes:
-    """Counts the passes a fit makes: Hessians of all rows (any precision), of a subsample."""
+    """Counts the passes a fit makes: Hessians of all rows (any precision), of a subsample,
+    none. ``rounded`` has an entry per pass: None, or (for a pass that bounded the round-off
+    in grad R) whether every entry of grad R was within its bound."""
 
     def __init__(self, monkeypatch, n):
         self.full = self.sub = self.plain = 0
+        self.rounded = []
         original = glm_risk.risk_terms
 
         def counted(X, *args, **kw):
@@ -139,7 +180,9 @@ class Passes:
                 self.sub += 1
             else:
                 self.full += 1
-            return original(X, *args, **kw)
+            out = original(X, *args, **kw)
+            self.rounded.append(bool(np.all(np.abs(out[1]) <= out[6])) if kw.get("roundoff") else None)
+            return out
         monkeypatch.setattr(glm_risk, "risk_terms", counted)
 
 
@@ -157,6 +200,106 @@ def test_large_logistic_fit_matches_sklearn_with_few_exact_hessians(monkeypatch,
     _, g, H, Xt = dense(X, y, model.theta_, 2, fit_intercept, l2)
     assert np.max(np.abs(g)) <= 1e-15  # round-off level, as the Newton fit gave
     assert np.max(np.abs(Xt @ np.linalg.solve(H, g))) <= 1e-12  # the exact Newton step is negligible
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_large_fit_takes_no_step_once_the_gradient_is_zero_to_working_precision(monkeypatch, K):
+    """The final steps end once every entry of grad R is within its round-off bound: here
+    that saves passes that the rule 'while they lower ||grad R||' alone took (the last
+    of them to no avail), and the fit ends at the same minimiser."""
+    n, l2 = 20_000, 1e-3
+    X, y = problem(n, 5, K, seed=5)
+    cls = li.LogisticRegression if K == 2 else li.SoftmaxRegression
+    passes = Passes(monkeypatch, n)
+    model = cls(l2=l2).fit(X, y)
+    within = [k for k, at in enumerate(passes.rounded) if at]
+    assert within and within[0] == len(passes.rounded) - 1  # no pass after the first one at round-off
+    total = passes.full + passes.sub + passes.plain
+    assert total <= 10
+    _, g, H, Xt = dense(X, y, model.theta_, K, True, l2)
+    assert np.all(np.abs(g) <= 4 * dense_roundoff(X, y, model.theta_, K, True, l2))  # two sums' round-off
+    assert np.max(np.abs(Xt @ np.linalg.solve(H, g).reshape(K - 1, -1).T)) <= 1e-13  # the exact Newton step
+    run = FrozenNewton.run  # the same fit with final steps while they lower ||grad R|| alone
+    monkeypatch.setattr(FrozenNewton, "run", lambda self, **kw: run(self, **{**kw, "roundoff": False}))
+    passes = Passes(monkeypatch, n)
+    assert np.max(np.abs(cls(l2=l2).fit(X, y).theta_ - model.theta_)) <= 1e-14
+    assert passes.full + passes.sub + passes.plain >= total + 2
+
+
+def test_small_fits_end_their_final_steps_as_before(monkeypatch):
+    """Where no subsample Hessian is used, a pass costs little and the final steps go on
+    while they lower ||grad R||, round-off bound or not."""
+    X, y = problem(2000, 4, 3, seed=5)
+    passes = Passes(monkeypatch, 2000)
+    model = li.SoftmaxRegression(l2=1e-3).fit(X, y)
+    assert passes.sub == 0 and not any(passes.rounded)
+    run = FrozenNewton.run
+    monkeypatch.setattr(FrozenNewton, "run", lambda self, **kw: run(self, **{**kw, "roundoff": False}))
+    assert np.array_equal(li.SoftmaxRegression(l2=1e-3).fit(X, y).theta_, model.theta_)
+
+
+def test_final_steps_ask_for_the_roundoff_bound_only_once_the_gradient_test_passes():
+    X, y = problem(3000, 4, 2, seed=9)
+    gtol, asked, within, made = 1e-10, [], [], {}
+
+    def evaluate(th, hess, roundoff=False):
+        asked.append((roundoff, "opt" in made and made["opt"].gmax() <= gtol))
+        out = risk_terms(X, y, th, 2, True, 1e-3, hessian=bool(hess), roundoff=roundoff)
+        if roundoff:
+            within.append(bool(np.all(np.abs(out[1]) <= out[6])))
+        return out[:4] + out[6:]
+    factor = lambda H, exact: (lambda g, cho=sla.cho_factor(H, lower=True): sla.cho_solve(cho, g))
+    opt = made["opt"] = FrozenNewton(evaluate, factor, np.zeros(5))
+    opt.run(gtol=gtol, max_iter=50, min_step=1e-12)
+    assert opt.gmax() <= gtol and opt.roundoff is None and not within
+    first = len(asked)
+    opt.run(gtol=gtol, max_iter=50, min_step=1e-12, final_steps=10, roundoff=True)
+    assert all(a == below for a, below in asked[first:])  # from the points that pass the gradient test
+    # the (linearly converging, kept-H) final steps end at the first gradient within its bound
+    assert len(within) >= 2 and within[-1] and not any(within[:-1])
+    assert np.all(np.abs(opt.state[1]) <= opt.roundoff)
+    assert rel(opt.roundoff, dense_roundoff(X, y, opt.theta, 2, True, 1e-3)) <= 1e-12
+    assert not opt.asks_roundoff()  # only within run
+
+
+def test_dask_fit_bounds_the_roundoff_as_the_in_memory_fit(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    from localinf.models.glm_dask import fit_dask
+    X, y = problem(20_000, 4, 3, seed=1)
+    data = lambda: (da.from_array(X, chunks=(7000, 4)), da.from_array(y, chunks=7000))
+    run, made = FrozenNewton.run, []
+    monkeypatch.setattr(FrozenNewton, "run", lambda self, **kw: made.append(self) or run(self, **kw))
+    with dask.config.set(scheduler="synchronous"):
+        lazy = fit_dask(li.SoftmaxRegression(l2=1e-3), *data())
+        opt = made[-1]
+        assert rel(opt.roundoff, risk_terms(X, y, opt.theta, 3, True, 1e-3, roundoff=True)[6]) <= 1e-12
+        monkeypatch.setattr(FrozenNewton, "run", lambda self, **kw: run(self, **{**kw, "roundoff": False}))
+        old = fit_dask(li.SoftmaxRegression(l2=1e-3), *data())
+    assert lazy.n_passes_ < old.n_passes_
+    assert np.max(np.abs(lazy.theta_ - li.SoftmaxRegression(l2=1e-3).fit(X, y).theta_)) <= 1e-14
+
+
+@pytest.mark.parametrize("n", [2000, 20_000])
+def test_fit_finds_nonfinite_inputs_in_its_first_pass(monkeypatch, n):
+    """X is not read for NaN and inf before the fit: its first pass sums each row's squares
+    anyway, which are NaN or inf exactly where a row holds one; the error names the first."""
+    import warnings
+
+    import localinf._core.checks as checks
+    scans, original = [], checks.first_nonfinite
+    monkeypatch.setattr(checks, "first_nonfinite", lambda A: scans.append(A.shape) or original(A))
+    X, y = problem(n, 3, 3, seed=14)
+    li.SoftmaxRegression(l2=1e-3).fit(X, y)
+    assert scans == []  # a finite X is read by the fit's passes only
+    for bad in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[1234, 2], Xb[1500, 0] = bad, np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning on the way
+            with pytest.raises(li.InputError, match=r"X contains NaN or inf \(first at row 1234, column 2\)"):
+                li.SoftmaxRegression(l2=1e-3).fit(Xb, y)
+    assert len(scans) == 3
 
 
 def test_large_weighted_fit_is_the_fit_of_repeated_rows():

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from .._core.budget import check_cost
 from .._core.checks import (check_bool, check_matrix, check_nonneg_float, check_positive_int,
-                            check_weights, class_labels)
+                            check_weights, class_labels, raise_nonfinite)
 from ..exceptions import (InputError, NotConvergedError, NotFittedError,
                           PerfectSeparationError, SingularHessianError)
 from . import multinomial as mn
@@ -82,7 +82,10 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
     measured by its effect on the predicted probabilities, to which influence
     values are sensitive in proportion, so the test does not depend on the
     scale of the features. A few further full steps then take the gradient
-    to round-off level.
+    to round-off level: they end once a step no longer lowers ``||grad R||``
+    or, on large problems (those fitted with subsample Hessians first), once
+    every entry of grad R is within its round-off bound, ``eps`` times the
+    sum of the absolute values of its terms.
 
     A fit that does not pass both tests within ``max_iter`` steps is refused:
     :class:`~localinf.exceptions.PerfectSeparationError` when the classes are
@@ -135,7 +138,7 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         if is_dask_collection(X) or is_dask_collection(y) or is_dask_collection(sample_weight):
             return fit_dask(self, X, y, sample_weight)  # larger than memory: passes over blocks
         names = self._feature_names(X)
-        X = check_matrix(X, "X")
+        X = check_matrix(X, "X", finite=False)  # NaN and inf are found by the fit's first pass
         classes, y = class_labels(y, "y", X.shape[0])
         K = classes.size
         check_fit_classes(classes, self._binary)
@@ -185,7 +188,10 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
         degenerate = lambda singular: self._raise_degenerate(*seen(), K, fit_intercept, l2, singular)
         factor = lambda H, exact: self._factor(H, exact, degenerate)
         kind = False if theta0 is not None else "coarse" if approximate else "exact"
-        start = evaluate(np.zeros(p), kind, max_row_norm=True)
+        with np.errstate(invalid="ignore", over="ignore"):  # a NaN/inf in X is reported below
+            start = evaluate(np.zeros(p), kind, max_row_norm=True)
+        if not np.isfinite(start[5]):  # a row's sum of squares is NaN or inf with a NaN or inf in it
+            raise_nonfinite(X, "X")
         log_proba_at = lambda th, Xc: mn.log_proba(mn.design(Xc, fit_intercept), mn.unpack(th, K, q))
         moved = lambda th, step: predictive_change(log_proba_at, th, step, X, default_chunk(p, K))
         bound = step_bound(K, q, start[5])
@@ -203,9 +209,10 @@ class MultinomialLogit(Classifier, ClassifierMixin, BaseEstimator):
             degenerate(False)
         # Then on until the Newton step is negligible too: where R is flat (nearly
         # separable classes, a tiny penalty) the gradient is tiny far from the
-        # minimiser. A few more full steps then take the gradient to round-off level.
+        # minimiser. A few more full steps then take the gradient to round-off level; on
+        # large problems they end once each entry is within its round-off bound.
         it += opt.run(max_iter=max_iter - it, size=moved, bound=bound, step_tol=step_tol,
-                      final_steps=FINAL_STEPS, **kw)
+                      final_steps=FINAL_STEPS, roundoff=approximate is not None, **kw)
         theta = opt.theta
         grad, max_eta = opt.state[1], opt.state[3]
         gmax = float(np.max(np.abs(grad)))

@@ -35,6 +35,7 @@ from .newton import FrozenNewton, predictive_change
 # Shorter step lengths evaluated with the full Newton step, for the line search.
 _SPECULATIVE_STEPS = (0.5, 0.25)
 _MIN_STEP = 1e-12
+_EPS = np.finfo(float).eps
 
 
 def _scan_block(spec, Xb, yb, wb, block):
@@ -52,7 +53,7 @@ def _scan_block(spec, Xb, yb, wb, block):
 
 
 def risk_block(spec, Xb, yb, wb, block, classes, K, fit_intercept, points, change, approx=(),
-               offsets=None):
+               offsets=None, roundoff=False):
     """Partial sums of one block for a Newton pass (unnormalised, without the penalty).
 
     Parameters
@@ -73,12 +74,16 @@ def risk_block(spec, Xb, yb, wb, block, classes, K, fit_intercept, points, chang
         training set (global positions 0, _STRIDE, ...: the in-memory fit's subsample).
     offsets : ndarray of int (nblocks + 1,), optional
         Global position of each block's first row (needed with ``approx``).
+    roundoff : bool, default False
+        Also sum the absolute values of the gradient's terms at each point
+        (for its round-off bound, see :func:`.glm_risk.risk_terms`).
 
     Returns
     -------
     dict
         ``loss`` (k,), ``grad`` (k, p), ``H`` (p, p) per point asked with one
-        (key ``H<j>``), ``max_eta`` (k,), and ``max_change``.
+        (key ``H<j>``), ``max_eta`` (k,), ``abs_grad`` (k, p) with ``roundoff``,
+        and ``max_change``.
     """
     X, y, w, _ = block_arrays(spec, Xb, yb, wb, block, classes)
     m, d = X.shape
@@ -86,16 +91,21 @@ def risk_block(spec, Xb, yb, wb, block, classes, K, fit_intercept, points, chang
     N = float(m if w is None else w.sum())
     out = dict(loss=np.zeros(len(points)), grad=np.zeros((len(points), p)),
                max_eta=np.zeros(len(points)))
+    if roundoff:
+        out["abs_grad"] = np.zeros((len(points), p))
     for j, (theta, hessian) in enumerate(points):
         if hessian:
             out[f"H{j}"] = np.zeros((p, p))
         if m == 0:
             continue
         # sums = means times the block's weight; a block of zero weight adds only its maxima
-        R, g, H, max_eta = risk_terms(X, y, theta, K, fit_intercept, 0.0,
-                                      weights=w if N > 0 else None, hessian=hessian)[:4]
+        terms = risk_terms(X, y, theta, K, fit_intercept, 0.0, weights=w if N > 0 else None,
+                           hessian=hessian, roundoff=roundoff)
+        R, g, H, max_eta = terms[:4]
         scale = N if N > 0 else 0.0
         out["loss"][j], out["grad"][j], out["max_eta"][j] = R * scale, g * scale, max_eta
+        if roundoff:  # without a penalty the bound is eps times the mean of |terms|
+            out["abs_grad"][j] = terms[6] * (scale / _EPS)
         if hessian:
             out[f"H{j}"] = H * scale
     if approx:
@@ -141,14 +151,16 @@ class DaskRisk:
         self.rows, self.classes, self.K, self.fit_intercept = rows, classes, classes.size, fit_intercept
         self.l2, self.N = l2, N
         self.mask = mn.penalty_mask(self.K, rows.d + int(fit_intercept), rows.d)
-        self._states, self._hessians, self._changes, self._approx = {}, {}, {}, {}
+        self._states, self._hessians, self._changes, self._approx, self._roundoffs = {}, {}, {}, {}, {}
         self.subsample = None  # set by the fit when Hessians of a subsample may stand in for H
         self.optimiser, self.passes, self._damping = None, 0, True
         self.finishing = False
 
     def _run(self, points, change=None, approx=()):
+        # the round-off bounds of the gradients, on the passes the iteration asks them of
+        roundoff = self.optimiser is not None and self.optimiser.asks_roundoff()
         parts = run_pass(self.rows, risk_block, merge_sums, self.classes, self.K, self.fit_intercept,
-                         points, change, list(approx), self.rows.offsets)
+                         points, change, list(approx), self.rows.offsets, roundoff)
         self.passes += 1
         if approx and not (parts["sub_totals"] > 0).all():
             self.subsample = None  # a class is absent from the subsample: exact Hessians only
@@ -161,6 +173,9 @@ class DaskRisk:
             R = parts["loss"][j] / self.N + self.l2 * float(np.sum(self.mask * theta ** 2))
             grad = parts["grad"][j] / self.N + 2.0 * self.l2 * self.mask * theta
             self._states[key] = (R, grad, float(parts["max_eta"][j]))
+            if roundoff:
+                self._roundoffs[key] = _EPS * (parts["abs_grad"][j] / self.N
+                                               + 2.0 * self.l2 * self.mask * np.abs(theta))
             if hessian:
                 H = parts[f"H{j}"] / self.N
                 H[np.diag_indices(H.shape[0])] += 2.0 * self.l2 * self.mask
@@ -202,23 +217,27 @@ class DaskRisk:
             self._run([], None, [theta])
         return self._approx.get(key)
 
-    def evaluate(self, theta, hessian):
+    def evaluate(self, theta, hessian, roundoff=False):
         """``(R, grad R, H or None, max|eta|)`` at theta, as ``risk_terms`` gives them.
 
         Parameters
         ----------
         theta : ndarray (p,)
         hessian : bool
+        roundoff : bool, default False
+            Append the round-off bound of grad R (p,), as ``risk_terms`` does.
 
         Returns
         -------
         tuple
         """
         key = theta.tobytes()
-        if key not in self._states or hessian and key not in self._hessians:
+        if (key not in self._states or hessian and key not in self._hessians
+                or roundoff and key not in self._roundoffs):
             self._speculate(theta, hessian)
         R, grad, max_eta = self._states[key]
-        return R, grad, self._hessians[key] if hessian else None, max_eta
+        return (R, grad, self._hessians[key] if hessian else None, max_eta) + (
+            (self._roundoffs[key],) if roundoff else ())
 
     def size(self, theta, step):
         """How far ``theta -> theta - step`` moves a training log-probability (the step test).
@@ -342,7 +361,7 @@ def _fit_passes(model, rows, classes, N, n_pos, max_sq):
         model._raise_degenerate(*data(), K, fit_intercept, l2, singular=False)
     bound = step_bound(K, d + int(fit_intercept), float(np.sqrt(max_sq + float(fit_intercept))))
     it += opt.run(max_iter=max_iter - it, size=risk.size, bound=bound, step_tol=step_tol,
-                  final_steps=FINAL_STEPS, **kw)
+                  final_steps=FINAL_STEPS, roundoff=risk.subsample is not None, **kw)
     theta = opt.theta
     R, grad, _, max_eta = opt.state
     gmax = float(np.max(np.abs(grad)))

@@ -70,16 +70,14 @@ def armijo(value, theta, step, R, dec, min_step, c=1e-4):
     return None
 
 
-def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_step, state=None,
-                    require_progress=False, final_steps=0, step_size=None, step_tol=0.0):
-    """Damped Newton's method until ``max|grad R| <= gtol`` and the Newton step is negligible.
+def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_step, require_progress=False):
+    """Damped Newton's method until ``max|grad R| <= gtol`` (the polish of network fits).
 
     Parameters
     ----------
     derivatives : callable
         ``derivatives(theta) -> (R, grad R, H, ...)``; H may be a callable
-        returning the Hessian, formed only when a step is taken. Extra entries
-        are passed through in ``state``.
+        returning the Hessian, formed only when a step is taken.
     value : callable
         ``value(theta) -> R`` (for the line search).
     theta : ndarray (p,)
@@ -93,20 +91,8 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
         None to stop (e.g. H is not positive definite).
     min_step : float
         Smallest step length of the line search; below it the method stops.
-    state : tuple, optional
-        ``derivatives(theta)`` when the caller has it already.
     require_progress : bool, default False
         Stop instead of taking a step that does not lower ``max|grad R|``.
-    final_steps : int, default 0
-        Once ``gtol`` is met, up to this many full Newton steps while they lower
-        ``||grad R||``: from the tolerance to round-off level.
-    step_size : callable, optional
-        ``step_size(theta, step) -> float``, the size of the Newton step
-        ``step = H^{-1} grad R`` at theta (e.g. :func:`predictive_change`).
-        When given, the method stops only once also
-        ``step_size(theta, step) <= step_tol``; default: the gradient alone.
-    step_tol : float, default 0
-        See ``step_size``.
 
     Returns
     -------
@@ -118,15 +104,12 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
         theta: the method also stops early when the line search or ``solve``
         gives up, or ``require_progress`` fails.
     """
-    state = derivatives(theta) if state is None else state
+    state = derivatives(theta)
     worst = lambda s: float(np.max(np.abs(s[1])))
     n_iter = 0
-    while n_iter < max_iter:
-        small = worst(state) <= gtol
-        if small and step_size is None:
-            break
-        step = solve(_hessian(state), state[1])
-        if step is None or small and step_size(theta, step) <= step_tol:
+    while n_iter < max_iter and worst(state) > gtol:
+        step = solve(state[2]() if callable(state[2]) else state[2], state[1])
+        if step is None:
             break
         n_iter += 1
         t = armijo(value, theta, step, state[0], float(state[1] @ step), min_step)
@@ -137,15 +120,6 @@ def newton_minimise(derivatives, value, theta, *, gtol, max_iter, solve, min_ste
         if require_progress and worst(new) >= worst(state):
             break
         theta, state = cand, new
-    if worst(state) <= gtol:
-        for _ in range(final_steps):
-            step = solve(_hessian(state), state[1])
-            if step is None:
-                break
-            new = derivatives(theta - step)
-            if np.linalg.norm(new[1]) >= np.linalg.norm(state[1]):
-                break
-            theta, state = theta - step, new
     return theta, state, n_iter
 
 
@@ -182,11 +156,6 @@ def predictive_change(log_proba_at, theta, step, X, chunk=None):
     return worst
 
 
-def _hessian(state):
-    H = state[2]
-    return H() if callable(H) else H
-
-
 class FrozenNewton:
     """Minimise R by Newton steps that reuse a factored matrix while it serves.
 
@@ -211,6 +180,9 @@ class FrozenNewton:
     evaluate : callable
         ``evaluate(theta, hessian) -> (R, grad R, H or None, *extra)``: one pass,
         with a matrix H (p, p) of kind ``hessian`` (True for ``"exact"``).
+        Asked by ``run(..., roundoff=True)`` only, ``evaluate(theta, hessian,
+        roundoff=True)`` appends a last entry: an upper bound (p,) on the
+        round-off in that grad R, entry by entry.
     factor : callable
         ``factor(H, exact) -> solve`` with ``solve(g) = H^{-1} g`` (p,); for an
         exact H that cannot be factored it raises, else it returns None.
@@ -241,6 +213,8 @@ class FrozenNewton:
         ``exact`` says whether it is the exact Hessian at ``theta``.
     step : ndarray (p,)
         ``H^{-1} grad R(theta)``.
+    roundoff : ndarray (p,) or None
+        The round-off bound of ``grad R(theta)``, where the pass at theta gave one.
     formed : dict
         Matrices formed so far, by kind.
     """
@@ -253,9 +227,10 @@ class FrozenNewton:
         self.formed = {"coarse": 0, "single": 0, "exact": 0}
         self._fails = 0
         self._shrink = None  # grad^T H^{-1} grad after / before the last full step
+        self._roundoff_below = None  # passes from points with max|grad R| <= this bound its round-off
         if state is None:
             state, kind = evaluate(self.theta, approximate is None and not single), "exact"
-        self._at(state, kind)
+        self._at((state, None), kind)
         self._form(exact=False)
 
     @property
@@ -268,9 +243,26 @@ class FrozenNewton:
         """
         return self.kind == "exact" and self._here
 
-    def _at(self, state, kind):
-        """Take the pass ``state`` at theta; ``kind`` is that of its H (if any)."""
-        self.state, self._state_kind = state, (kind if state[2] is not None else None)
+    def _at(self, passed, kind):
+        """Take ``passed = (state, roundoff)``, a pass at theta; ``kind`` is that of its H (if any)."""
+        (self.state, self.roundoff), self._state_kind = passed, (kind if passed[0][2] is not None else None)
+
+    def asks_roundoff(self):
+        """Whether a pass from the current point is asked for the round-off bound of grad R: in
+        a ``run(..., roundoff=True)`` once the gradient test passes (those decide the final steps).
+
+        Returns
+        -------
+        bool
+        """
+        return self._roundoff_below is not None and self.gmax() <= self._roundoff_below
+
+    def _pass(self, theta, kind):
+        """``(evaluate(theta, kind), round-off bound or None)``, the bound where ``asks_roundoff``."""
+        if self.asks_roundoff():
+            *state, roundoff = self.evaluate(theta, kind, roundoff=True)
+            return tuple(state), roundoff
+        return self.evaluate(theta, kind), None
 
     def _use(self, H, kind):
         """Factor H and take it (False if it is not exact and has no factor)."""
@@ -296,11 +288,11 @@ class FrozenNewton:
                 if self._use(self.approximate(self.theta), "coarse"):
                     return
             elif self.single:
-                self._at(self.evaluate(self.theta, "single"), "single")
+                self._at(self._pass(self.theta, "single"), "single")
                 if self._use(self.state[2], "single"):
                     return
         if self._state_kind != "exact":
-            self._at(self.evaluate(self.theta, True), "exact")
+            self._at(self._pass(self.theta, True), "exact")
         self._use(self.state[2], "exact")
 
     def refresh(self):
@@ -343,7 +335,8 @@ class FrozenNewton:
         self.refresh()
         return size(self.theta, self.step)
 
-    def run(self, *, gtol, max_iter, min_step, size=None, bound=None, step_tol=0.0, final_steps=0):
+    def run(self, *, gtol, max_iter, min_step, size=None, bound=None, step_tol=0.0, final_steps=0,
+            roundoff=False):
         """Steps until ``max|grad R| <= gtol`` (and, with ``size``, a negligible Newton step).
 
         Parameters
@@ -365,7 +358,14 @@ class FrozenNewton:
         final_steps : int, default 0
             Once both tests pass, up to this many full steps while they lower
             ``||grad R||``: from the tolerance to round-off level. None is taken
-            once the step would move no entry of theta by a unit in the last place.
+            once the step would move no entry of theta by a unit in the last place,
+            nor (with ``roundoff``) once every entry of grad R is within its
+            round-off bound: grad R is then zero to working precision, and a
+            further step only trades one round-off error for another.
+        roundoff : bool, default False
+            Whether the passes from points that pass the gradient test also
+            bound the round-off in grad R (``evaluate(..., roundoff=True)``),
+            for the final steps.
 
         Returns
         -------
@@ -374,6 +374,7 @@ class FrozenNewton:
             line search finds no decrease (the caller judges convergence).
         """
         n_iter = 0
+        self._roundoff_below = gtol if roundoff else None
         while n_iter < max_iter:
             if self.gmax() <= gtol:
                 if size is None or bound is not None and bound(self.step) <= STALE_MARGIN * step_tol:
@@ -387,14 +388,16 @@ class FrozenNewton:
             for _ in range(final_steps):
                 if np.all(np.abs(self.step) <= _EPS * np.abs(self.theta)):
                     break  # theta is the minimiser to round-off
+                if self.roundoff is not None and np.all(np.abs(self.state[1]) <= self.roundoff):
+                    break  # grad R is zero to working precision
                 cand = self.theta - self.step
-                new = self.evaluate(cand, False)
-                before, after = np.linalg.norm(self.state[1]), np.linalg.norm(new[1])
-                if not after < before:
+                passed = self._pass(cand, False)
+                if not np.linalg.norm(passed[0][1]) < np.linalg.norm(self.state[1]):
                     break
                 self.theta, self._here = cand, False
-                self._at(new, None)
-                self.step = self.solve(new[1])
+                self._at(passed, None)
+                self.step = self.solve(self.state[1])
+        self._roundoff_below = None
         return n_iter
 
     def _advance(self, min_step):
@@ -407,8 +410,8 @@ class FrozenNewton:
 
         def value(th):  # one pass gives R and grad R: keep the latter for the step taken
             kind = self._expect() if not last else False
-            last["at"], last["kind"] = self.evaluate(th, kind), ("exact" if kind is True else kind)
-            return last["at"][0]
+            last["at"], last["kind"] = self._pass(th, kind), ("exact" if kind is True else kind)
+            return last["at"][0][0]
 
         while True:
             last.clear()
@@ -421,10 +424,11 @@ class FrozenNewton:
         if t is None:
             return False
         cand = self.theta - t * self.step
-        new, kind = (last["at"], last["kind"]) if last else (self.evaluate(cand, False), None)
+        passed, kind = (last["at"], last["kind"]) if last else (self._pass(cand, False), None)
         first = self._new and self.kind != "exact"
         self.theta, self._here, self._new = cand, False, False
-        self._at(new, kind)
+        self._at(passed, kind)
+        new = self.state
         step = self.solve(new[1])
         shrink = float(new[1] @ step) / dec if dec > 0 else 0.0
         self._shrink = shrink if t == 1.0 else 1.0
