@@ -2,6 +2,8 @@
 
     python benchmarks/bench_dask.py            # 10^6 x 100: times, their ratio, agreement
     python benchmarks/bench_dask.py --quick    # 10^5 x 20
+    python benchmarks/bench_dask.py --active   # FI_active, 200 pool points, softmax 2*10^5 x 50, K = 10:
+                                               # exact percentiles in passes against in memory
     python benchmarks/bench_dask.py --big DIR  # writes 2*10^7 x 50 Parquet to DIR in parts
                                                # (reuses them if DIR holds them), fits and scores
                                                # it on a LocalCluster, reports the peak memory of
@@ -98,6 +100,43 @@ class Sampler(threading.Thread):
             time.sleep(self.every)
 
 
+def compare_active(n, d, K, m, block):
+    """FI_active of m pool points, every aggregation, in memory and on dask (passes counted)."""
+    import dask
+    import dask.array as da
+    import localinf as li
+    from localinf.measures import lazy as lazy_module
+    from localinf.measures.lazy import DaskLocalInfluence
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    eta = X @ rng.normal(size=(d, K - 1)) / np.sqrt(d) * 3 + rng.logistic(size=(n, K - 1))
+    y = np.argmax(np.column_stack([np.zeros(n), eta]), axis=1)
+    model = li.SoftmaxRegression(l2=1e-3).fit(X, y)
+    pool = rng.normal(size=(m, d))
+    inf = li.LocalInfluence(model, X, y)
+    passes, run_pass = [], lazy_module.run_pass
+
+    def counted(*args):
+        passes.append(1)
+        return run_pass(*args)
+
+    lazy_module.run_pass = counted
+    print(f"FI_active: softmax n = {n}, d = {d}, K = {K}, {m} pool points; dask blocks of {block} rows")
+    with dask.config.set(scheduler="threads"):
+        lazy = DaskLocalInfluence(model, da.from_array(X, chunks=(block, d)), da.from_array(y, chunks=block))
+        for agg in ("trimmed_mean", "median", "mean"):
+            t0 = time.perf_counter()
+            want = inf.fi_active(pool, agg=agg)
+            t1 = time.perf_counter()
+            passes.clear()
+            got = lazy.fi_active(pool, agg=agg)
+            t2 = time.perf_counter()
+            print(f"  {agg:12s} in-memory {t1 - t0:6.2f} s   dask {t2 - t1:6.2f} s   ratio "
+                  f"{(t2 - t1) / (t1 - t0):4.2f}   {len(passes)} passes   max rel diff "
+                  f"{np.max(np.abs(got - want) / want):.1e}")
+    lazy_module.run_pass = run_pass
+
+
 def big(path, n, d, part, workers, keep=False):
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
@@ -153,8 +192,11 @@ def main():
     ap.add_argument("--block", type=int, default=125_000, help="rows per dask block (default 125000)")
     ap.add_argument("--workers", type=int, default=2, help="LocalCluster workers for --big")
     ap.add_argument("--keep", action="store_true", help="keep the --big dataset (default: delete it)")
+    ap.add_argument("--active", action="store_true", help="FI_active in passes against in memory")
     args = ap.parse_args()
-    if args.big:
+    if args.active:
+        compare_active(*((20_000, 10, 4, 50, 5_000) if args.quick else (200_000, 50, 10, 200, 25_000)))
+    elif args.big:
         n, d, part = (400_000, 10, 50_000) if args.quick else (20_000_000, 50, 250_000)
         big(args.big, n, d, part, args.workers, args.keep)
     elif args.quick:

@@ -15,6 +15,7 @@ import pytest
 
 import localinf as li
 from localinf.exceptions import InputError, PerfectSeparationError
+from localinf.measures import lazy_blocks, rank_passes
 from localinf.measures.lazy import DaskLocalInfluence
 from localinf.models.glm_dask import fit_dask
 
@@ -132,6 +133,68 @@ def test_a_small_local_cluster(binary):
         lazy = DaskLocalInfluence(lazy_model, Xd, yd)
         close(lazy.fi_util(Xv, yv).compute(), inf.fi_util(Xv, yv), rtol=1e-8)
         close(lazy.leverage().compute(), inf.leverage())
+        close(lazy.fi_active(Xv[:20]), inf.fi_active(Xv[:20]), rtol=1e-8)
+
+
+AGGS = [("trimmed_mean", None), ("median", None), ("quantile", 0.25), ("mean", None)]
+
+
+@pytest.fixture(params=["gathered whole", "searched"])
+def search(request, monkeypatch):
+    """The default (these sets are small enough to gather), or the search forced to many passes."""
+    if request.param == "searched":  # and the pool and the rows of a block in several parts
+        monkeypatch.setattr(rank_passes, "MAX_GATHER", 64)
+        monkeypatch.setattr(rank_passes, "MAX_CELLS", 256)
+        monkeypatch.setattr(lazy_blocks, "ACTIVE_POOL", 7)
+        monkeypatch.setattr(lazy_blocks, "ACTIVE_VALUES", 64)
+    return request.param
+
+
+def test_fi_active_equals_in_memory_with_and_without_weights(binary, search):
+    Xt, yt, Xv, yv, model, inf = binary
+    w = np.random.default_rng(6).integers(0, 3, size=yt.size).astype(float)
+    wmodel = li.LogisticRegression(l2=1e-3).fit(Xt, yt, sample_weight=w)
+    winf = li.LocalInfluence(wmodel, Xt, yt, sample_weight=w)
+    Xd, yd, wd = da.from_array(Xt, chunks=(230, 3)), da.from_array(yt, chunks=230), da.from_array(w, chunks=230)
+    pool = np.vstack([Xv[:30], Xv[:2]])  # repeated pool rows: equal values
+    for lazy, ref in ((DaskLocalInfluence(model, Xd, yd), inf),
+                      (DaskLocalInfluence(wmodel, Xd, yd, sample_weight=wd), winf)):
+        for agg, q in AGGS:
+            got, want = lazy.fi_active(pool, agg=agg, q=q), ref.fi_active(pool, agg=agg, q=q)
+            close(got, want, rtol=1e-10)
+            if agg in ("median", "quantile"):  # order statistics: FI values, not sums
+                assert np.array_equal(got[-2:], got[:2])
+
+
+def test_fi_active_on_a_dataframe_keeps_the_pool_labels_and_matches_by_name(search):
+    X, y = problem(n=900, d=3, K=4, seed=8)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = li.SoftmaxRegression(l2=1e-2).fit(frame.iloc[:800], y[:800])
+    inf = li.LocalInfluence(model, frame.iloc[:800], y[:800])
+    ddf = dd.from_pandas(frame.iloc[:800].assign(t=y[:800]), npartitions=3)
+    lazy = DaskLocalInfluence(model, ddf[["b", "a", "c"]], ddf["t"])
+    pool = frame.iloc[800:830][["c", "a", "b"]]
+    got, want = lazy.fi_active(pool), inf.fi_active(pool)
+    assert isinstance(got, pd.Series) and got.name == "fi_active" and (got.index == pool.index).all()
+    close(got, want, rtol=1e-10)
+    close(lazy.fi_active(dd.from_pandas(pool, npartitions=2), agg="median"), inf.fi_active(pool, agg="median"))
+
+
+def test_fi_active_refusals(binary):
+    Xt, yt, Xv, yv, model, _ = binary
+    Xd, yd = da.from_array(Xt, chunks=(250, 3)), da.from_array(yt, chunks=250)
+    w = da.from_array(np.full(yt.size, 0.5), chunks=250)
+    lazy = DaskLocalInfluence(li.LogisticRegression(l2=1e-3).fit(Xt, yt, sample_weight=np.full(yt.size, 0.5)),
+                              Xd, yd, sample_weight=w)
+    with pytest.raises(InputError, match="^sample_weight: fi_active .* integer frequency weights"):
+        lazy.fi_active(Xv[:3])
+    lazy = DaskLocalInfluence(model, Xd, yd)
+    with pytest.raises(InputError, match="agg must be one of"):
+        lazy.fi_active(Xv[:3], agg="max")
+    with pytest.raises(InputError, match="^q"):
+        lazy.fi_active(Xv[:3], agg="quantile")
+    with pytest.raises(InputError, match="X_pool"):
+        lazy.fi_active(Xv[:3, :2])
 
 
 def test_a_dask_validation_set(binary):
@@ -242,7 +305,7 @@ def test_numpy_X_with_dask_y_names_X():
         li.LogisticRegression().fit(X, yd)
 
 
-@pytest.mark.parametrize("method", ["fi_active", "fi", "influence", "loo_params"])
+@pytest.mark.parametrize("method", ["fi", "influence", "loo_params"])
 def test_whole_set_methods_refused_with_a_localinf_error(binary, method):
     Xt, yt, Xv, yv, model, inf = binary
     lazy = li.LocalInfluence(model, da.from_array(Xt, chunks=(250, 3)), da.from_array(yt, chunks=250))

@@ -95,20 +95,40 @@ def band_edges(v, band):
     below : ndarray of int (2,)
         ``floor(h)`` of each (``N - 1`` at the top).
     """
-    N = v.shape[-1]
-    h = (N - 1) * np.true_divide(np.asarray(band, dtype=np.float64), 100)
+    below, above, gamma = percentile_positions(v.shape[-1], np.true_divide(band, 100))
+    part = np.array(v, order="C")
+    part.partition(np.unique(np.concatenate([below, above])), axis=-1)
+    edges = tuple(lerp(part[..., below[j]], part[..., above[j]], gamma[j]) for j in range(2))
+    return part, edges, below
+
+
+def percentile_positions(N, fractions):
+    """Sorted positions and weights of numpy's linear-rule quantiles of N values.
+
+    ``h = (N - 1) f``; the quantile is ``x_(a) + (h - a)(x_(a+1) - x_(a))``,
+    ``a = floor(h)``, both positions ``N - 1`` when ``h >= N - 1`` (as
+    ``np.quantile``).
+
+    Parameters
+    ----------
+    N : int
+    fractions : array_like (k,)
+        In [0, 1].
+
+    Returns
+    -------
+    below, above : ndarray of int (k,)
+    gamma : ndarray (k,)
+    """
+    h = (N - 1) * np.asarray(fractions, dtype=np.float64)
     below = np.floor(h).astype(np.intp)
     above = below + 1
     top = h >= N - 1
     below[top] = above[top] = N - 1
-    gamma = h - below
-    part = np.array(v, order="C")
-    part.partition(np.unique(np.concatenate([below, above])), axis=-1)
-    edges = tuple(_lerp(part[..., below[j]], part[..., above[j]], gamma[j]) for j in range(2))
-    return part, edges, below
+    return below, above, h - below
 
 
-def _lerp(a, b, t):
+def lerp(a, b, t):
     """numpy's linear interpolation for percentiles: ``a + (b - a) t``, written from b for t >= 0.5."""
     diff = b - a
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t

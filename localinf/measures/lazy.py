@@ -21,15 +21,20 @@ per-block selection and a merge, without sorting n values.
 import numpy as np
 
 from .._core.budget import check_inverse
-from .._core.checks import NonnegativeNumber, check_choice, check_minimiser, check_nonneg_float
+from .._core.checks import (NonnegativeNumber, check_choice, check_finite_result, check_fraction,
+                            check_matrix, check_minimiser, check_nonneg_float, row_labels)
 from ..backends.from_hessian import reference_from_hessian
 from ..exceptions import InputError
 from ..models import multinomial as mn
-from ..models.dask_data import DaskRows, merge_sums, run_pass
+from ..models.dask_data import DaskRows, is_dask_collection, merge_sums, run_pass
 from ..models.glm import MultinomialLogit
 from ..models.glm_dask import risk_block
-from .lazy_blocks import VECTORS, BlockInfluence, Shared, construct_block, frame_block, vector_block
+from .aggregate import AGGREGATIONS
+from .lazy_blocks import (VECTORS, BlockInfluence, Shared, active_block, construct_block, frame_block,
+                          vector_block)
 from .lazy_bound import DaskValidationInfluence
+from .rank_partials import merge_partials
+from .rank_passes import aggregate_in_passes
 
 _SCALINGS = ("derived", "algorithm1")
 
@@ -131,6 +136,7 @@ query_curvature_options, invariant, at_minimiser
         self.offsets_ = rows.offsets
         self.feature_names_ = rows.names if rows.names is not None else list(names)
         self.sample_weight_ = sample_weight
+        self.integer_weights_ = bool(parts["max_frac"] == 0.0)
         self.grad_norm_ = float(np.max(np.abs(grad)))
 
     def _check_newton_step(self, theta, step, max_row, grad_rtol):
@@ -281,6 +287,61 @@ query_curvature_options, invariant, at_minimiser
         """
         return self.against(X_val, y_val).influence_value()
 
+    def fi_active(self, X_pool, agg="trimmed_mean", q=None):
+        """FI_active of eq. 4.1, exactly as in memory, in a few passes over the training rows.
+
+        Each pool point gets the model's predicted label and FI(z_u, z_j) against
+        every training observation j (row j counted w_j times under integer
+        frequency weights); the N values are aggregated as
+        :meth:`~localinf.LocalInfluence.fi_active` does. They are recomputed
+        block by block in every pass and never held: ``"mean"`` takes one pass,
+        the percentiles are found exactly by :mod:`~localinf.measures.rank_passes`
+        (usually three passes: two histograms of the values' bit patterns and
+        one gathering the few values left around each percentile).
+
+        Parameters
+        ----------
+        X_pool : array_like (m, d) or a dask collection
+            The pool; a dask collection is computed (FI_active keeps
+            ``H^{-1} grad L`` of every pool point, p x m numbers).
+        agg : {"trimmed_mean", "mean", "median", "quantile"}, default "trimmed_mean"
+        q : float, optional
+            Quantile level for ``agg="quantile"``.
+
+        Returns
+        -------
+        ndarray (m,) or pandas.Series
+            As in memory: non-negative, larger means the pool point's prediction
+            is more sensitive to perturbations of the training data. An FI value
+            that overflows is refused (in memory it may fall outside the trimmed band).
+        """
+        if not self.integer_weights_:  # the in-memory order of checks
+            raise InputError("sample_weight: fi_active aggregates FI over the observations "
+                             "(percentiles), which needs integer frequency weights")
+        check_choice(agg, "agg", AGGREGATIONS)
+        if agg == "quantile":
+            q = check_fraction(q, "q", low_open=False, high_open=False)
+        if is_dask_collection(X_pool):
+            X_pool = X_pool.compute()
+        labels = row_labels(X_pool)
+        Xp = check_matrix(X_pool, "X_pool", self.d_, feature_names=self.feature_names_)
+        b = self.backend_
+        W = self.H_inv_query_.matmat(b.rows(Xp, np.argmax(b.proba(Xp), axis=1)).loss_grad.T)
+        N = self.n_ if self.sample_weight_ is None else int(round(self.n_obs_))
+        shared, m = self._shared(), Xp.shape[0]
+
+        def run(plan):
+            part = run_pass(self.rows_, active_block, merge_partials, shared, W, plan)
+            check_finite_result(np.where(part.get("bad", np.zeros(m, bool)), np.nan, 0.0),
+                                "an FI value of pool point", labels=labels)
+            return part
+
+        out = check_finite_result(aggregate_in_passes(run, m, N, agg, q), "fi_active", labels=labels)
+        if labels is not None:
+            import pandas as pd
+            return pd.Series(out, index=labels, name="fi_active")
+        return out
+
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
         """Lazy Cook's (1986) local influence, case-weight perturbation, ``kind="total"``.
 
@@ -340,7 +401,6 @@ def _not_offered(method, why):
 
 
 # In-memory methods whose result needs all n rows at once: a localinf error, not an AttributeError.
-for _method, _why in {"fi_active": "percentiles of all n FI values for each pool point",
-                      "fi": "an (n, m) table of pairs", "influence": "an (n, m) table of pairs",
+for _method, _why in {"fi": "an (n, m) table of pairs", "influence": "an (n, m) table of pairs",
                       "loo_params": "exact leave-one-out refits"}.items():
     setattr(DaskLocalInfluence, _method, _not_offered(_method, _why))

@@ -24,7 +24,9 @@ from .classic import ClassicMeasures
 from .cook import cook_local_influence
 from .diagnostics import DeletionDiagnostics
 from .overlap import shared_rows
-from .pinv import metric_eig
+from .pairwise import TrainingSide, per_row_bytes, pool_layout, projected_route
+from .pinv import pinv_factor
+from .rank_partials import accumulate
 from .table import SummaryTable
 
 # The per-row measures a block task can return, by name: the method of BlockInfluence
@@ -111,7 +113,8 @@ class BlockInfluence(ClassicMeasures, DeletionDiagnostics, SummaryTable):
         return self._per_row(values, name)
 
     def _basis(self, rows, F):
-        return metric_eig(F, self.rtol, self.atol)
+        U, w, _ = pinv_factor(F, self.rtol, self.atol)
+        return None, U, w
 
     def cook_local_influence(self, perturbation="case-weight", kind="total", covariate=None):
         """Cook's local influence of the block's rows (case-weight, total: per row).
@@ -145,7 +148,7 @@ class BlockInfluence(ClassicMeasures, DeletionDiagnostics, SummaryTable):
         return vi
 
 
-def block_of_rows(shared, Xb, yb, block, rows=None):
+def block_of_rows(shared, Xb, yb, block, rows=None, wb=None):
     """``BlockInfluence`` of block ``block`` (only ``rows`` of it, positions within the block).
 
     Parameters
@@ -154,6 +157,8 @@ def block_of_rows(shared, Xb, yb, block, rows=None):
     Xb, yb : the block's data
     block : int
     rows : ndarray of int, optional
+    wb : the block's weights, optional
+        Kept as the block's ``weights_`` (a DataFrame block carries its own).
 
     Returns
     -------
@@ -161,13 +166,16 @@ def block_of_rows(shared, Xb, yb, block, rows=None):
     """
     if shared.spec[0] == "array":
         yb = np.asarray(yb).reshape(-1)  # dask arrays hand y over as a column
-    X, y, _, labels = block_arrays(shared.spec, Xb, yb, None, block, shared.model.classes_)
+    X, y, w, labels = block_arrays(shared.spec, Xb, yb, wb, block, shared.model.classes_)
     if labels is None:
         start = int(shared.offsets[block])
         labels = pd.RangeIndex(start, start + X.shape[0])
     if rows is not None:
         X, y, labels = X[rows], y[rows], labels[rows]
-    return BlockInfluence(shared, X, y, labels)
+        w = None if w is None else w[rows]
+    b = BlockInfluence(shared, X, y, labels)
+    b.weights_ = w
+    return b
 
 
 def _shape(values, labels, name, frame):
@@ -296,6 +304,55 @@ def merge_top(parts):
     return dict(top=(fi[keep], pos[keep]), k=k)
 
 
+# active_block: pool points whose FI values are formed by one product, and FI values binned at once
+ACTIVE_POOL, ACTIVE_VALUES = 4096, 1 << 22
+_KEPT_BYTES = 1 << 27  # training sides kept across the pool blocks of one group of rows
+def active_block(spec, Xb, yb, wb, block, shared, W, plan):
+    """One block's contribution to a pass of FI_active's aggregation (a pass partial).
+
+    Parameters
+    ----------
+    spec : tuple
+        How a block is read.
+    Xb, yb, wb : the block's data
+    block : int
+        The block's number.
+    shared : Shared
+    W : ndarray (p, m)
+        ``H^{-1} grad_theta L`` of the m pool points at their predicted labels.
+    plan : dict or None
+        :meth:`~localinf.measures.rank_passes.RankSearch.plan` (None: sums only).
+
+    Returns
+    -------
+    dict
+        :func:`~localinf.measures.rank_passes.accumulate`'s partial.
+    """
+    b = block_of_rows(shared, Xb, yb, block, wb=wb)
+    counts = None if b.weights_ is None else b.weights_.astype(np.int64)
+    out = {}
+    if not b.n_:
+        return out
+    projected, m = projected_route(b), W.shape[1]
+    pools = [(ps, np.ascontiguousarray(W[:, ps])) for ps in row_chunks(m, ACTIVE_POOL)]
+    pools = [(ps, Wp, pool_layout(b, Wp, projected)) for ps, Wp in pools]
+    # rows binned at once: enough that the histograms (pool x bins) cost less than the values
+    cells = 0 if plan is None else plan["bins"] * len(plan["groups"])
+    step = max(ACTIVE_VALUES // min(m, ACTIVE_POOL), 4 * cells)
+    step = min(step, max(b.backend_.chunk_size, _KEPT_BYTES // per_row_bytes(b, projected)))
+    for rows in row_chunks(b.n_, step):
+        parts = list(row_chunks(rows.stop - rows.start, b.backend_.chunk_size))  # within rows
+        sides = [TrainingSide(b, slice(rows.start + sl.start, rows.start + sl.stop), projected)
+                 for sl in parts]
+        w = None if counts is None else counts[rows]
+        for ps, Wp, layout in pools:
+            fi = np.empty((ps.stop - ps.start, rows.stop - rows.start))  # FI(z_u, z_j)
+            for sl, side in zip(parts, sides):
+                fi[:, sl] = side.fi(Wp, layout).T
+            accumulate(plan, fi, w, out, sets=ps, m=m)
+    return out
+
+
 def construct_block(spec, Xb, yb, wb, block, model):
     """The first pass of a dask influence object over one block: checked inputs, label
     codes, and the block's sums of the risk's gradient and Hessian at the model's theta.
@@ -312,13 +369,15 @@ def construct_block(spec, Xb, yb, wb, block, model):
     Returns
     -------
     dict
-        ``counts``, ``N``, ``grad`` (p,), ``H`` (p, p), ``max_x``, ``max_row``.
+        ``counts``, ``N``, ``grad`` (p,), ``H`` (p, p), ``max_x``, ``max_row`` and
+        ``max_frac``, the largest distance of a weight from an integer.
     """
     X, y, w, _ = block_arrays(spec, Xb, yb, wb, block, model.classes_, check=True)
     m = X.shape[0]
     p = model.theta_.size
     N = float(m if w is None else w.sum())
-    out = dict(counts={block: m}, N=N, grad=np.zeros(p), H=np.zeros((p, p)), max_x=0.0, max_row=0.0)
+    out = dict(counts={block: m}, N=N, grad=np.zeros(p), H=np.zeros((p, p)), max_x=0.0, max_row=0.0,
+               max_frac=0.0 if w is None or not m else float(np.max(np.abs(w - np.round(w)))))
     if m and N > 0:
         _, g, H, _, max_x = risk_derivatives(X, y, model.theta_, model.n_classes_,
                                              model.fit_intercept_, 0.0, weights=w)

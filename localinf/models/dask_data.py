@@ -387,6 +387,9 @@ def run_pass(rows, per_block, combine, *args):
     """
     import dask
     spec = rows.spec()
+    # large arrays enter the graph once, not hashed and shipped again for every block
+    args = [dask.delayed(a, pure=True) if isinstance(a, np.ndarray) and a.nbytes > 1 << 20 else a
+            for a in args]
     parts = [dask.delayed(_limited, pure=True)(per_block, spec, xb, yb, wb, i, *args)
              for i, (xb, yb, wb) in enumerate(rows.blocks())]
     while len(parts) > 1:
