@@ -307,6 +307,8 @@ def merge_top(parts):
 # active_block: pool points whose FI values are formed by one product, and FI values binned at once
 ACTIVE_POOL, ACTIVE_VALUES = 4096, 1 << 22
 _KEPT_BYTES = 1 << 27  # training sides kept across the pool blocks of one group of rows
+
+
 def active_block(spec, Xb, yb, wb, block, shared, W, plan):
     """One block's contribution to a pass of FI_active's aggregation (a pass partial).
 
