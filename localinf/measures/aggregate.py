@@ -28,18 +28,36 @@ def aggregate(values, how="trimmed_mean", q=None, axis=0):
     -------
     ndarray (m,)
     """
-    check_choice(how, "agg", AGGREGATIONS)
+    q = check_aggregation(how, q)
     values = np.asarray(values, dtype=np.float64)
     if how == "mean":
         return values.mean(axis=axis)
     if how == "median":
         return np.median(values, axis=axis)
     if how == "quantile":
-        q = check_fraction(q, "q", low_open=False, high_open=False)  # agg='quantile' needs it
         return np.quantile(values, q, axis=axis)
     if how == "trimmed_mean":
         return trimmed_mean(values, axis)
     raise InputError(f"agg must be one of {AGGREGATIONS}; got {how!r}")
+
+
+def check_aggregation(how, q=None):
+    """Check ``agg`` (and ``q`` for ``agg="quantile"``, which needs it) as :func:`aggregate` does.
+
+    Parameters
+    ----------
+    how : str
+    q : float, optional
+
+    Returns
+    -------
+    float or None
+        The checked ``q``.
+    """
+    check_choice(how, "agg", AGGREGATIONS)
+    if how == "quantile":
+        return check_fraction(q, "q", low_open=False, high_open=False)
+    return q
 
 
 def trimmed_mean(values, axis=0, band=(10.0, 90.0)):

@@ -21,15 +21,15 @@ per-block selection and a merge, without sorting n values.
 import numpy as np
 
 from .._core.budget import check_inverse
-from .._core.checks import (NonnegativeNumber, check_choice, check_finite_result, check_fraction,
-                            check_matrix, check_minimiser, check_nonneg_float, row_labels)
+from .._core.checks import (NonnegativeNumber, check_choice, check_finite_result, check_matrix,
+                            check_minimiser, check_nonneg_float, row_labels)
 from ..backends.from_hessian import reference_from_hessian
 from ..exceptions import InputError
 from ..models import multinomial as mn
 from ..models.dask_data import DaskRows, is_dask_collection, merge_sums, run_pass
 from ..models.glm import MultinomialLogit
 from ..models.glm_dask import risk_block
-from .aggregate import AGGREGATIONS
+from .aggregate import check_aggregation
 from .lazy_blocks import (VECTORS, BlockInfluence, Shared, active_block, construct_block, frame_block,
                           vector_block)
 from .lazy_bound import DaskValidationInfluence
@@ -296,7 +296,7 @@ query_curvature_options, invariant, at_minimiser
         :meth:`~localinf.LocalInfluence.fi_active` does. They are recomputed
         block by block in every pass and never held: ``"mean"`` takes one pass,
         the percentiles are found exactly by :mod:`~localinf.measures.rank_passes`
-        (usually three passes: two histograms of the values' bit patterns and
+        (usually two or three passes: histograms of the values' bit patterns, then
         one gathering the few values left around each percentile).
 
         Parameters
@@ -318,9 +318,7 @@ query_curvature_options, invariant, at_minimiser
         if not self.integer_weights_:  # the in-memory order of checks
             raise InputError("sample_weight: fi_active aggregates FI over the observations "
                              "(percentiles), which needs integer frequency weights")
-        check_choice(agg, "agg", AGGREGATIONS)
-        if agg == "quantile":
-            q = check_fraction(q, "q", low_open=False, high_open=False)
+        q = check_aggregation(agg, q)
         if is_dask_collection(X_pool):
             X_pool = X_pool.compute()
         labels = row_labels(X_pool)

@@ -61,8 +61,6 @@ class RankSearch:
         Sum of the r + 1 smallest values.
     less_, upto_ : ndarray of int (m, T)
         Number of values < x_(r) and <= x_(r).
-    passes_ : int
-        Passes used so far.
     """
 
     def __init__(self, m, N, ranks):
@@ -75,7 +73,6 @@ class RankSearch:
         self.state = np.full(shape, HIST)
         self.value_, self.prefix_ = np.zeros(shape), np.zeros(shape)
         self.less_, self.upto_ = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-        self.passes_ = 0
 
     @property
     def done(self):
@@ -121,7 +118,6 @@ class RankSearch:
         part : dict
             Its merged partial.
         """
-        self.passes_ += 1
         cap = max(MAX_GATHER // max(self.m * self.ranks.size, 1), 16)
         for g, (cols, lo, hi, shift) in enumerate(plan["groups"]):
             counts, sums = part[f"count{g}"], part[f"sum{g}"]  # (m, bins)
